@@ -1,0 +1,57 @@
+"""The one place that imports TensorFlow and Keras, quiets their start-up noise and seeds them.
+
+Every other toolkit module gets ``keras`` and ``tf`` from here, so that the environment variables below are
+set before TensorFlow's first import, whichever toolkit function a learner calls first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+# These must be set before TensorFlow is imported for the first time. They silence the C++ INFO/WARNING
+# lines that can be silenced; oneDNN's and CUDA's start-up lines come from code that ignores them, which is
+# why the notebooks also sanitise stderr.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Keras 3 is the only target; a learner who set TF_USE_LEGACY_KERAS would get Keras 2 through tf.keras.
+# doctor() reports it; here we only make sure it is not turned on by accident.
+if os.environ.get("TF_USE_LEGACY_KERAS", "0") not in ("0", "", "false", "False"):
+    warnings.warn(
+        "TF_USE_LEGACY_KERAS is set, so tf.keras may be Keras 2. This course targets Keras 3: "
+        "unset the variable (e.g. `unset TF_USE_LEGACY_KERAS`) and restart the kernel.",
+        stacklevel=2,
+    )
+
+import tensorflow as tf  # noqa: E402
+from tensorflow import keras  # noqa: E402  (tf.keras is Keras 3 with TF 2.16+)
+
+tf.get_logger().setLevel(logging.ERROR)
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+__all__ = ["keras", "tf", "seed"]
+
+_threads_configured = False
+
+
+def seed(n: int = 42, *, threads: int | None = None) -> None:
+    """Seed Python, NumPy and TensorFlow with ``n`` so that training on the CPU repeats exactly.
+
+    ``threads`` fixes TensorFlow's intra- and inter-op thread counts; TensorFlow accepts that only before its
+    first operation, so call ``seed`` in a notebook's first cell.
+    """
+    global _threads_configured
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"seed must be a non-negative int (got {n!r}). Use e.g. toolkit.seed(42).")
+    if threads is not None and not _threads_configured:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError as err:  # raised once any op has run
+            raise RuntimeError(
+                "TensorFlow's thread counts can only be set before its first operation. "
+                "Restart the kernel and call toolkit.seed(..., threads=...) in the first cell."
+            ) from err
+        _threads_configured = True
+    keras.utils.set_random_seed(n)

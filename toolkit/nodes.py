@@ -1,0 +1,176 @@
+"""Per-call inspectors with Keras 2's meaning: ``output_at(layer, i)`` and friends, which Keras 3 removed.
+
+A layer called on several inputs has one *node* per call. ``node_index`` counts the layer's calls in the
+order they were made: all of them (Keras 2's meaning), or only those inside ``model=`` when given (calls
+left by another model, or by ``Sequential.add``/``pop`` rebuilding a model, are then filtered out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit import keras_graph
+from toolkit._keras import keras
+from toolkit.model_inputs import require_model
+from toolkit.records import NodeRecord, Shape
+from toolkit.tables import fmt_shapes, html_table, text_table
+
+CALL_HEADERS = ("Node", "Input shape", "Output shape", "Fed by", "Model")
+
+
+def _require_layer(layer: Any, what: str) -> None:
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(
+            f"{what}() needs a Keras layer (got {layer!r}, a {type(layer).__name__}). "
+            f"Pick one from a model, e.g. model.get_layer('dense') or model.layers[1]."
+        )
+
+
+def _nodes(layer: Any, model: Any, what: str) -> list[Any]:
+    _require_layer(layer, what)
+    if model is None:
+        nodes = keras_graph.inbound_nodes(layer)
+        if isinstance(layer, keras.layers.InputLayer):
+            return nodes
+        nodes = [n for n in nodes if not n.is_input]
+        if not nodes:
+            raise ValueError(
+                f"Layer {layer.name!r} has never been called, so it has no nodes yet. Call it on a tensor "
+                f"first, e.g. y = layer(keras.Input(shape=(784,))), or build a model that uses it."
+            )
+        return nodes
+    require_model(model, what)
+    if not keras_graph.is_graph_model(model):
+        raise ValueError(
+            f"Model {model.name!r} is a subclassed model: Keras keeps no graph of its calls, so it has no nodes. "
+            f"Use toolkit.summary(model, input_shape=...) to see each call traced, or build it functionally."
+        )
+    nodes = keras_graph.model_nodes(model, layer)
+    if not nodes:
+        raise ValueError(
+            f"Layer {layer.name!r} is not part of model {model.name!r} (none of its calls are in that model's "
+            f"graph). Check the layer with model.get_layer(name), or leave out model= to see all its calls."
+        )
+    return nodes
+
+
+def _node(layer: Any, node_index: int, model: Any, what: str) -> Any:
+    nodes = _nodes(layer, model, what)
+    if not isinstance(node_index, int) or isinstance(node_index, bool):
+        raise TypeError(f"node_index must be an int (got {node_index!r}); e.g. {what}(layer, 0).")
+    if not 0 <= node_index < len(nodes):
+        where = f" in model {model.name!r}" if model is not None else ""
+        raise IndexError(
+            f"Layer {layer.name!r} has {len(nodes)} call{'s' if len(nodes) != 1 else ''}{where} "
+            f"(node indexes 0 to {len(nodes) - 1}), so node_index={node_index} does not exist. "
+            f"See them all with toolkit.calls(layer)."
+        )
+    return nodes[node_index]
+
+
+def _one_or_list(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
+def input_at(layer: Any, node_index: int, model: Any = None) -> Any:
+    """The symbolic input tensor(s) of the layer's call number ``node_index`` (Keras 2: get_input_at)."""
+    return _one_or_list(keras_graph.node_tensors(_node(layer, node_index, model, "input_at"))[0])
+
+
+def output_at(layer: Any, node_index: int, model: Any = None) -> Any:
+    """The symbolic output tensor(s) of the layer's call number ``node_index`` (Keras 2: get_output_at)."""
+    return _one_or_list(keras_graph.node_tensors(_node(layer, node_index, model, "output_at"))[1])
+
+
+def input_shape_at(layer: Any, node_index: int, model: Any = None) -> Shape | list[Shape]:
+    """The input shape(s) of call ``node_index``, batch dimension included (Keras 2: get_input_shape_at)."""
+    tensors = keras_graph.node_tensors(_node(layer, node_index, model, "input_shape_at"))[0]
+    return _one_or_list([keras_graph.shape_of(t) for t in tensors])
+
+
+def output_shape_at(layer: Any, node_index: int, model: Any = None) -> Shape | list[Shape]:
+    """The output shape(s) of call ``node_index`` (Keras 2: get_output_shape_at)."""
+    tensors = keras_graph.node_tensors(_node(layer, node_index, model, "output_shape_at"))[1]
+    return _one_or_list([keras_graph.shape_of(t) for t in tensors])
+
+
+def output_of(layer: Any, model: Any = None) -> Any:
+    """The layer's output when it was called exactly once; a shared layer gets the teaching error."""
+    nodes = _nodes(layer, model, "output_of")
+    if len(nodes) != 1:
+        raise ValueError(
+            f"Layer {layer.name!r} has {len(nodes)} inbound nodes, so its output is ill-defined; "
+            f"use toolkit.output_at(layer, node_index) with node_index 0 to {len(nodes) - 1} "
+            f"(toolkit.calls(layer) lists them)."
+        )
+    return output_at(layer, 0, model)
+
+
+def calls(layer: Any, model: Any = None) -> CallTable:
+    """A table of the layer's calls: node index, shapes in and out, which calls fed it, and its model."""
+    nodes = _nodes(layer, model, "calls")
+    return CallTable(layer.name, tuple(keras_graph.node_records(layer, nodes)))
+
+
+@dataclass(frozen=True)
+class CallTable:
+    """The calls of one layer; prints as a fixed-width table and displays as HTML in Jupyter."""
+
+    layer: str
+    rows: tuple[NodeRecord, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _cells(self) -> list[list[str]]:
+        return [
+            [str(r.node_index), fmt_shapes(r.input_shapes), fmt_shapes(r.output_shapes),
+             ", ".join(r.inbound) or "-", ", ".join(r.models) or "(no model)"]
+            for r in self.rows
+        ]
+
+    def title(self) -> str:
+        n = len(self.rows)
+        return f'Layer "{self.layer}": {n} call{"s" if n != 1 else ""}'
+
+    def __str__(self) -> str:
+        return self.title() + "\n" + text_table(CALL_HEADERS, self._cells(), right=(0,))
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return html_table(CALL_HEADERS, self._cells(), right=(0,), caption=self.title(), css_class="toolkit-calls")
+
+
+def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:
+    """A ``keras.Model`` from the model's inputs to intermediate outputs, one per layer CALL.
+
+    ``layers=None`` gives every call of every layer; a list of names gives those layers' calls. Outputs are a
+    dict keyed by call address (``"conv[0]"``, ``"conv[1]"``) so a shared layer gives one output per call. A
+    single name of a layer called once gives that one tensor, as ``Model(inputs, layer.output)`` would.
+    """
+    require_model(model, "feature_extractor")
+    if not keras_graph.is_graph_model(model):
+        raise ValueError(
+            f"Model {model.name!r} is subclassed (or an unbuilt Sequential), so it has no graph of intermediate "
+            f"tensors to extract from. Build it with keras.Input first, or rewrite it with the functional API."
+        )
+    names = [layers] if isinstance(layers, str) else layers
+    known = {lay.name for lay in model.layers}
+    for name in names or []:
+        if name not in known:
+            raise ValueError(f"Model {model.name!r} has no layer named {name!r}; its layers are: "
+                             f"{', '.join(sorted(known))}.")
+    outputs: dict[str, Any] = {}
+    for lay in model.layers:
+        if isinstance(lay, keras.layers.InputLayer) or (names is not None and lay.name not in names):
+            continue
+        for i, node in enumerate(keras_graph.model_nodes(model, lay)):
+            tensors = keras_graph.node_tensors(node)[1]
+            for j, t in enumerate(tensors):
+                outputs[f"{lay.name}[{i}]" + (f".{j}" if len(tensors) > 1 else "")] = t
+    if isinstance(layers, str) and len(outputs) == 1:
+        return keras.Model(inputs=model.inputs, outputs=next(iter(outputs.values())), name=f"{layers}_features")
+    return keras.Model(inputs=model.inputs, outputs=outputs, name=f"{model.name}_features")
