@@ -31,3 +31,16 @@ def data_dir() -> Path:
 def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A KERAS_COURSE_CACHE folder private to this test session (CIFAR-10 is decoded into it once)."""
     return tmp_path_factory.mktemp("keras-course-cache")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite tests/golden/* from the current renderers (review the diff like code)",
+    )
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))

@@ -23,6 +23,9 @@ def check_seed(loader: str, seed: object) -> int:
 
 def parse_limit(loader: str, limit: object, sizes: tuple[int, int]) -> tuple[int, int] | None:
     """``(n_train, n_test)`` from ``limit`` (None, one int for both splits, or a pair); else ValueError."""
+    allowed = (
+        f"allowed: 1 to {sizes[0]} train and 1 to {sizes[1]} test images (an int applies to both splits)"
+    )
     example = f"Example: {loader}(limit=1000) or {loader}(limit=({min(5000, sizes[0])}, 1000))."
     if limit is None:
         return None
@@ -33,14 +36,13 @@ def parse_limit(loader: str, limit: object, sizes: tuple[int, int]) -> tuple[int
     else:
         raise ValueError(
             f"limit must be None, an int or a pair (n_train, n_test) of ints (got {limit!r}, "
-            f"a {type(limit).__name__}). {example}"
+            f"a {type(limit).__name__}); {allowed}. {example}"
         )
     for count, size, split in zip(counts, sizes, ("train", "test")):
         if not 1 <= count <= size:
+            problem = f"the {split} split holds {size}" if count > size else "at least 1 is needed"
             raise ValueError(
-                f"limit={limit!r} asks for {count} {split} images, but the {split} split holds {size}. "
-                f"Allowed: 1 to {sizes[0]} train and 1 to {sizes[1]} test images (an int applies to both "
-                f"splits). {example}"
+                f"limit={limit!r} asks for {count} {split} images, but {problem}; {allowed}. {example}"
             )
     return counts
 

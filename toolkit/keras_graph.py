@@ -9,6 +9,7 @@ output_tensors / parent_nodes``, ``KerasTensor._keras_history``, ``Functional._n
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -278,11 +279,15 @@ def recording_calls() -> Iterator[list[_Event]]:
         events[index].outputs = _tensors(outputs)
         return outputs
 
-    Layer.__call__ = recording_call  # type: ignore[method-assign]
+    Layer.__call__ = recording_call
     try:
-        yield events
+        with warnings.catch_warnings():
+            # Keras warns when a subclassed model with layers skipped by an `if` is marked built; that is
+            # the learner's model as written, not something the trace should shout about.
+            warnings.filterwarnings("ignore", message=r".*does not have a `build\(\)` method implemented")
+            yield events
     finally:
-        Layer.__call__ = original  # type: ignore[method-assign]
+        Layer.__call__ = original
 
 
 class TraceFallback(Exception):
@@ -336,7 +341,7 @@ def _producer_lookup(producers: dict[Any, str], tensor: Any) -> list[str]:
     if tf.executing_eagerly() or not hasattr(tensor, "op"):
         return []
     found: list[str] = []
-    queue, seen = list(tensor.op.inputs), set()
+    queue, seen = list(tensor.op.inputs), set[str]()
     while queue and len(seen) < 500:  # bounded: a trace of a large model stays fast
         t = queue.pop(0)
         if t.name in seen:
@@ -467,15 +472,32 @@ def node_tensors(node: Any) -> tuple[list[Any], list[Any]]:
     return list(node.input_tensors), list(node.output_tensors)
 
 
-def _live_models() -> list[Any]:
-    """Every Keras model alive in this process (for the 'which model' column); Sequential shells first."""
+def _live_owners() -> list[tuple[str, Any]]:
+    """(label, node keys) of every graph model alive in this process, for the 'which model' column.
+
+    A Sequential keeps its graph in ``_functional`` and replaces it on ``add``/``pop``; a replaced graph
+    that lingers is labelled as the old graph of its Sequential, not by its internal name.
+    """
+    gc.collect()
     models = [o for o in gc.get_objects() if isinstance(o, keras.Model)]
-    inner = {id(m._functional) for m in models if isinstance(m, keras.Sequential) and m._functional}
-    return [m for m in models if id(m) not in inner and is_graph_model(m)]
+    sequentials = [m for m in models if isinstance(m, keras.Sequential)]
+    current = {id(m._functional) for m in sequentials if m._functional is not None}
+    owners = []
+    for m in models:
+        if id(m) in current or not is_graph_model(m):
+            continue
+        label = m.name
+        if not isinstance(m, keras.Sequential):
+            ops = {id(op) for op in m._operations if not isinstance(op, keras.layers.InputLayer)}
+            for seq in sequentials:
+                if ops and ops <= {id(lay) for lay in seq.layers} and m.name.startswith("functional"):
+                    label = f"{seq.name} (old graph, before add/pop)"
+        owners.append((label, _graph(m)._nodes))
+    return owners
 
 
 def node_records(layer: Any, nodes: Sequence[Any]) -> list[NodeRecord]:
-    owners = [(m.name, _graph(m)._nodes) for m in _live_models()]
+    owners = _live_owners()
     records = []
     for i, node in enumerate(nodes):
         key = node_key(node)

@@ -43,10 +43,15 @@ def _normalise(input_shape: Any) -> list[Shape]:
     return [(None,) + s for s in shapes]
 
 
-def resolve_input_shapes(model: Any, input_shape: InputShape, what: str) -> list[Shape] | None:
+def resolve_input_shapes(
+    model: Any, input_shape: InputShape, what: str, sample: Any = None
+) -> list[Shape] | None:
     """Shapes (with batch) to walk ``model`` with; builds an unbuilt Sequential as model.build() would."""
     require_model(model, what)
     given = None if input_shape is None else _normalise(input_shape)
+    if given is None and sample is not None:
+        batch = sample if isinstance(sample, list | tuple) else [sample]
+        given = [(None,) + tuple(int(d) for d in x.shape[1:]) for x in batch]
     if keras_graph.is_graph_model(model):
         if given is not None:
             _check_against(model, given)
@@ -90,9 +95,7 @@ def _check_against(model: Any, given: list[Shape]) -> None:
 
 def walk(model: Any, input_shape: InputShape, what: str, sample: Any = None) -> ModelRecord:
     """The records of ``model`` (public entry shared by summary() and diagram())."""
-    shapes = resolve_input_shapes(model, input_shape, what)
-    if shapes is None and sample is not None and not keras_graph.is_graph_model(model):
-        shapes = keras_graph.built_input_shapes(model)
+    shapes = resolve_input_shapes(model, input_shape, what, sample)
     try:
         return keras_graph.walk_model(model, shapes, sample=sample)
     except (ValueError, TypeError) as err:

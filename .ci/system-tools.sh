@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the system programs the course needs, when missing: Graphviz (`dot`) and Chromium (browser test).
+# As root we install them with apt-get; otherwise we say exactly what to install.
+set -euo pipefail
+missing=()
+command -v dot >/dev/null || missing+=(graphviz)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing ${missing[*]} with apt-get ..."
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "Missing system packages: ${missing[*]}."
+  echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}"
+  echo "  macOS: brew install graphviz (diagrams); the browser test also needs Chromium."
+  echo "  conda: conda install -c conda-forge graphviz"
+  [[ " ${missing[*]} " == *" graphviz "* ]] && exit 1
+  exit 0
+fi

@@ -1,0 +1,96 @@
+"""The ``course`` command: ``starters``, ``grade`` and ``hash`` (see GUIDE.md)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from course.grading import default_threads, grade_folder
+from course.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
+from course.sandbox import Limits
+from course.starters import EXERCISES_DIR, sync_starters
+
+
+def _starters(args: argparse.Namespace) -> int:
+    statuses = sync_starters(Path(args.solutions), Path(args.exercises), check=args.check)
+    bad = [s for s in statuses if s.state in ("stale", "missing", "orphan")]
+    for s in statuses:
+        if s.state != "unchanged" or args.verbose:
+            print(f"{s.state:9} {s.path}")
+    if args.check and bad:
+        print(f"{len(bad)} starter(s) differ from their solution; run `python -m course starters`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    exercise = resolve_exercise(args.exercise, Path(args.solutions))
+    workers = args.workers or os.cpu_count() or 1
+    limits = Limits(
+        cell_timeout=args.cell_timeout,
+        timeout=args.timeout,
+        user=args.user,
+        threads=default_threads(workers),
+        keep_work=args.keep_work,
+    )
+    out = Path(args.out) if args.out else Path("grades") / exercise.name
+    book = grade_folder(exercise, Path(args.submissions), out, limits=limits, workers=workers, progress=True)
+    counts = Counter(r.status for r in book.results)
+    print(f"wrote {out / 'gradebook.csv'} and {len(book.results)} feedback files in {out / 'feedback'}")
+    for status, n in sorted(counts.items()):
+        print(f"  {status}: {n}")
+    return 0
+
+
+def _hash(args: argparse.Namespace) -> int:
+    from toolkit.checks import hash_answer
+
+    try:
+        value = ast.literal_eval(args.value)
+    except (ValueError, SyntaxError):
+        print(f"VALUE must be a Python literal such as 12345 or '(None, 10)' (got {args.value!r})", file=sys.stderr)
+        return 2
+    print(hash_answer(args.question_id, value))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Exercises, starters and grading for the course.")
+    parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="folder of solution notebooks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("starters", help="generate exercises/ from course/solutions/")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a starter is stale or missing")
+    p.add_argument("--exercises", default=str(EXERCISES_DIR), help="where the starters go")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged starters")
+    p.set_defaults(run=_starters)
+
+    p = sub.add_parser("grade", help="grade a folder of submissions")
+    p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")
+    p.add_argument("submissions", help="folder with one .ipynb per student")
+    p.add_argument("--out", help="output folder (default grades/<exercise>)")
+    p.add_argument("--workers", type=int, default=None, help="submissions at a time (default: CPU cores)")
+    p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
+    p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
+    p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
+    p.set_defaults(run=_grade)
+
+    p = sub.add_parser("hash", help="digest of an answer, for checks.check_hashed")
+    p.add_argument("question_id", help="course-wide unique question id, e.g. ex01_q2")
+    p.add_argument("value", help="the answer as a Python literal, e.g. '(None, 10)' or 25450")
+    p.set_defaults(run=_hash)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (FormatError, FileNotFoundError, ValueError) as err:
+        print(f"course {args.command}: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,223 @@
+"""The grading pipeline: read -> rebuild -> run -> score, for many submissions in parallel."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from tqdm import tqdm
+
+from course.gradebook import CheckResult, Gradebook, SubmissionResult
+from course.notebook_format import Exercise
+from course.rebuild import Rebuilt, rebuild
+from course.sandbox import Limits, RunOutcome, run_notebook
+
+MAX_PROBLEMS = 6
+
+
+@dataclass(frozen=True)
+class Job:
+    exercise: Exercise
+    path: Path
+
+    @property
+    def student(self) -> str:
+        return self.path.stem
+
+
+class Unreadable(ValueError):
+    """The submission is not a notebook; the message says why in plain words."""
+
+
+def read_submission(path: Path) -> Any:
+    """Parse a submission without ever writing to it."""
+    data = path.read_bytes()
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise Unreadable(f"the file is not valid JSON ({str(err)[:120]}); save it again from Jupyter") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise Unreadable("the file is JSON but not a Jupyter notebook (it has no list of cells)")
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as err:  # noqa: BLE001  (nbformat raises many kinds of errors on bad notebooks)
+        raise Unreadable(f"the notebook could not be read ({str(err)[:120]})") from None
+    for cell in nb.cells:
+        if isinstance(cell.get("source"), list):  # tolerate hand-edited JSON
+            cell.source = "".join(cell.source)
+    return nb
+
+
+def _where(rebuilt: Rebuilt, record: dict[str, Any]) -> str:
+    j = record.get("student_cell")
+    if j is None:
+        return f"check {record['check']!r}" if record.get("check") else "a cell of the exercise"
+    first = rebuilt.student_cells.get(j, "")
+    return f"your code cell {j} (`{first}`)" if first else f"your code cell {j}"
+
+
+def _problem(rebuilt: Rebuilt, record: dict[str, Any], limits: Limits) -> str | None:
+    where = _where(rebuilt, record)
+    error = record.get("error") or {}
+    if record["died"]:
+        return f"The Python kernel died while running {where}; nothing after it could run."
+    if record["timeout"]:
+        return f"{where} ran for more than {limits.cell_timeout:g} seconds and was stopped."
+    if error.get("ename") == "SystemExit":
+        return f"{where} called sys.exit(); a notebook should not exit (the grader carried on)."
+    if error and record.get("student_cell") is not None:
+        first = error["evalue"].splitlines()[0] if error["evalue"] else ""
+        return f"{where} raised {error['ename']}: {first}"[:400]
+    return None
+
+
+def _check_message(record: dict[str, Any] | None, status: str, limits: Limits) -> str:
+    if record is None:
+        return {
+            "timeout": "did not run: the notebook ran out of time before this check",
+            "kernel died": "did not run: the Python kernel had died before this check",
+        }.get(status, "did not run")
+    error = record.get("error")
+    if record["timeout"]:
+        return f"this check ran for more than {limits.cell_timeout:g} seconds and was stopped"
+    if record["died"]:
+        return "the Python kernel died during this check"
+    if error:
+        if error["ename"] in ("CheckFailure", "AssertionError"):
+            return error["evalue"]
+        if error["ename"] == "NameError":
+            return f"{error['evalue']}: run the cell that defines it, and make sure it has no error"
+        return f"{error['ename']}: {error['evalue']}"
+    if record["passed"] and not record["token"]:
+        return (
+            "this check's cell finished but never confirmed that it ran: code in your notebook changed how cells "
+            "run (input transformers, hooks, redirected output), so the check cannot be trusted"
+        )
+    return "did not pass"
+
+
+def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> SubmissionResult:
+    """Points per check from the verified records of one run."""
+    cells = run.cells()
+    died = any(r["died"] for r in cells)
+    if run.timed_out:
+        status = "timeout"
+    elif died:
+        status = "kernel died"
+    elif not run.finished or not cells or run.kernel_ready_s is None:
+        status = "grader error"
+    else:
+        status = "graded"
+    by_check = {r["check"]: r for r in cells if r.get("check") and r["when"] == "call"}
+    for r in cells:  # a setup failure (e.g. the kernel was already dead) counts when no call record exists
+        if r.get("check"):
+            by_check.setdefault(r["check"], r)
+    checks = []
+    for c in job.exercise.checks:
+        record = by_check.get(c.id)
+        passed = bool(record and record["passed"] and record["token"] and not record.get("error"))
+        message = "" if passed else _check_message(record, status, limits)
+        checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
+    problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
+    if run.timed_out:
+        problems.append(f"The whole notebook ran for more than {limits.timeout:g} seconds and was stopped.")
+    if status == "grader error":
+        problems.append("The grader's run ended without results. Log tail: " + run.log_tail[-600:].strip())
+    flags = list(rebuilt.flags)
+    if run.rejected_lines:
+        flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
+    if any(r["passed"] and not r["token"] for r in cells if r.get("check")):
+        flags.append("a check cell passed without printing its token (tampering?)")
+    return SubmissionResult(
+        student=job.student,
+        exercise=job.exercise.name,
+        status=status,
+        checks=tuple(checks),
+        notes=rebuilt.notes,
+        problems=tuple(dict.fromkeys(problems))[:MAX_PROBLEMS],
+        flags=tuple(flags),
+        seconds=round(run.wall_s, 2),
+        kernel_ready_s=run.kernel_ready_s,
+    )
+
+
+def _zero(job: Job, status: str, problem: str) -> SubmissionResult:
+    checks = tuple(CheckResult(c.id, 0, c.points, c.hidden, False, "did not run") for c in job.exercise.checks)
+    return SubmissionResult(job.student, job.exercise.name, status, checks, problems=(problem,))
+
+
+def grade_one(job: Job, limits: Limits) -> SubmissionResult:
+    """Grade one submission; every failure of the student's file or code ends in a result, not an exception."""
+    try:
+        nb = read_submission(job.path)
+    except Unreadable as err:
+        return _zero(job, "invalid", f"Your file could not be graded: {err}.")
+    if not any(cell.get("cell_type") == "code" for cell in nb.cells):
+        return _zero(job, "empty", "Your notebook has no code cells.")
+    rebuilt = rebuild(job.exercise, nb)
+    try:
+        run = run_notebook(rebuilt.notebook, limits)
+    except Exception as err:  # noqa: BLE001  (a grader fault for this one submission must not stop the batch)
+        return _zero(job, "grader error", f"The grader failed: {type(err).__name__}: {err}")
+    return score(job, rebuilt, run, limits)
+
+
+def default_threads(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def grade_jobs(
+    jobs: list[Job], limits: Limits, *, workers: int | None = None, progress: bool = True
+) -> list[SubmissionResult]:
+    """Grade ``jobs`` with ``workers`` submissions at a time (default: one per CPU core), in the order given."""
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
+    results: dict[int, SubmissionResult] = {}
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(jobs), file=sys.stderr, disable=not progress, unit="nb", desc="grading") as bar,
+    ):
+        futures = {pool.submit(grade_one, job, limits): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update(1)
+    return [results[i] for i in range(len(jobs))]
+
+
+def find_submissions(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"submissions folder {folder} does not exist; pass the folder holding the .ipynb files")
+    paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"no .ipynb files in {folder}; each student's notebook should be one file there")
+    return paths
+
+
+def grade_folder(
+    exercise: Exercise,
+    folder: Path,
+    out_dir: Path | None = None,
+    *,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Gradebook:
+    """Grade every ``*.ipynb`` in ``folder`` against ``exercise``; write the gradebook and feedback to ``out_dir``."""
+    workers = workers or os.cpu_count() or 1
+    limits = limits or Limits(threads=default_threads(workers))
+    start = time.monotonic()
+    jobs = [Job(exercise, p) for p in find_submissions(folder)]
+    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)))
+    if out_dir is not None:
+        book.write(out_dir)
+    if progress:
+        print(f"graded {len(jobs)} submissions in {time.monotonic() - start:.1f} s", file=sys.stderr)
+    return book

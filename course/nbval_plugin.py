@@ -1,0 +1,173 @@
+"""A pytest plugin, loaded next to nbval in the grading subprocess: tokens, liveness, signed results.
+
+The sandbox copies this file into a private folder and runs ``pytest -p _course_nbval_plugin -p nbval.plugin``,
+so it imports nothing from ``course``. It reads one JSON line from stdin (the per-run secret and the results path:
+they never enter the kernel's environment or the notebook file), then:
+
+- extends each check cell, in memory, with a fresh import of ``toolkit.checks`` before it and a line after it that
+  prints the check's token (an HMAC of the check id), so a check counts only if its own cell really reached the end;
+- deletes the notebook file once collected, so student code cannot read the hidden checks from it;
+- polls the kernel while a cell runs and reports a dead kernel within about a second;
+- appends one HMAC-signed JSON record per cell to the results file, which the grader verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MAX_TEXT = 2000
+_state: dict[str, Any] = {}
+
+
+class KernelDied(RuntimeError):
+    """The kernel process exited while a cell was running."""
+
+
+def token_for(secret: str, check_id: str) -> str:
+    return hmac.new(secret.encode(), f"check:{check_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def sign(secret: str, record: dict[str, Any]) -> str:
+    body = json.dumps(record, sort_keys=True)
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    return json.dumps({"record": record, "mac": mac})
+
+
+def _emit(record: dict[str, Any]) -> None:
+    with open(_state["results"], "a", encoding="utf-8") as f:
+        f.write(sign(_state["secret"], record) + "\n")
+
+
+def _await_reply_polling(self: Any, msg_id: str, timeout: float | None = None) -> None:
+    """nbval's ``RunningKernel.await_reply``, but checking every second that the kernel is still alive."""
+    deadline = None if timeout is None else time.monotonic() + float(timeout)
+    while True:
+        wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+        try:
+            msg = self.get_message(stream="shell", timeout=wait)
+        except queue.Empty:
+            if not self.is_alive():
+                raise KernelDied("the Python kernel died while this cell was running") from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id:
+            if msg["content"]["status"] == "aborted":
+                raise RuntimeError("Kernel aborted execution request")
+            return
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    control = json.loads(sys.stdin.readline())
+    _state.update(secret=control["secret"], results=control["results"], t0=time.monotonic(), first=None)
+    # The kernel inherits this process's environment: nothing of ours may reach it.
+    os.environ.pop("PYTHONPATH", None)
+    from nbval.kernel import RunningKernel
+
+    RunningKernel.await_reply = _await_reply_polling
+
+
+def _course(item: Any) -> dict[str, Any]:
+    cell = getattr(item, "cell", None)
+    meta = cell.get("metadata", {}) if cell is not None else {}
+    return {"check": meta.get("course", {}).get("check"), "student_cell": meta.get("grader", {}).get("student_cell")}
+
+
+def _instrument(source: str, check_id: str) -> str:
+    token = token_for(_state["secret"], check_id)
+    return "\n".join(
+        [
+            "import importlib as _course_importlib, sys as _course_sys",
+            "checks = _course_importlib.reload(_course_importlib.import_module('toolkit.checks'))",
+            source,
+            f"_course_sys.stdout.write('course-check {check_id} {token}\\n'); _course_sys.stdout.flush()",
+        ]
+    )
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+    for item in items:
+        check_id = _course(item)["check"]
+        if check_id:
+            item.cell.source = _instrument(item.cell.source, check_id)
+    for path in {Path(str(item.fspath)) for item in items}:
+        path.unlink(missing_ok=True)
+    _emit({"kind": "collected", "cells": len(items)})
+
+
+def _kernel_pid(item: Any) -> int | None:
+    kernel = getattr(item.parent, "kernel", None)
+    provisioner = getattr(getattr(kernel, "km", None), "provisioner", None)
+    return getattr(provisioner, "pid", None)
+
+
+def pytest_runtest_call(item: Any) -> None:
+    if _state["first"] is None:
+        _state["first"] = time.monotonic()
+        _emit({"kind": "kernel", "pid": _kernel_pid(item), "ready_s": round(_state["first"] - _state["t0"], 3)})
+
+
+def _text(outputs: list[Any]) -> str:
+    return "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def _error(call: Any, outputs: list[Any]) -> dict[str, str] | None:
+    for out in outputs:
+        if out.get("output_type") == "error":
+            return {"ename": str(out.get("ename"))[:200], "evalue": str(out.get("evalue"))[:MAX_TEXT]}
+    if call.excinfo is not None:
+        return {"ename": call.excinfo.type.__name__, "evalue": str(call.excinfo.value)[:MAX_TEXT]}
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "setup" and report.passed:
+        return
+    if call.when == "teardown" and report.passed:
+        return
+    info = _course(item)
+    outputs = list(getattr(item, "test_outputs", None) or [])
+    error = _error(call, outputs)
+    died = call.excinfo is not None and (
+        call.excinfo.type.__name__ == "KernelDied" or "Kernel dead" in str(call.excinfo.value)
+    )
+    timed_out = error is not None and "Timeout of" in error["evalue"]
+    token_seen = False
+    if info["check"]:
+        line = f"course-check {info['check']} {token_for(_state['secret'], info['check'])}"
+        token_seen = line in _text(outputs).splitlines()
+    _emit(
+        {
+            "kind": "cell",
+            "when": call.when,
+            "index": getattr(item, "cell_num", None),
+            "check": info["check"],
+            "student_cell": info["student_cell"],
+            "passed": bool(report.passed),
+            "token": token_seen,
+            "error": error,
+            "timeout": timed_out,
+            "died": died,
+            "seconds": round(call.duration, 3),
+        }
+    )
+    if died:
+        item.session.shouldstop = "the kernel died"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    end = time.monotonic()
+    _emit({"kind": "finished", "total_s": round(end - _state["t0"], 3), "exitstatus": int(exitstatus)})

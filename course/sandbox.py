@@ -1,0 +1,234 @@
+"""Run one rebuilt notebook under nbval in a subprocess, in a fresh private folder, and read back signed results.
+
+Layout of the private folder (``mkdtemp``, one per submission, removed afterwards):
+
+    plugin/_course_nbval_plugin.py   pytest plugin (on pytest's PYTHONPATH, which it removes before the kernel starts)
+    lib/toolkit/, lib/kernel_launcher.py   what the kernel may import (no ``course``, no solutions)
+    jupyter/kernels/course-grader/   the kernelspec nbval is told to use
+    runtime/                         Jupyter connection files
+    work/submission.ipynb            the kernel's working folder and HOME; the notebook is deleted once collected
+    results.jsonl, log.txt           written by pytest, read by the grader
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from course import nbval_plugin
+
+HERE = Path(__file__).resolve().parent
+KERNEL_NAME = "course-grader"
+PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KERAS_COURSE_DATA", "KERAS_COURSE_CACHE")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How one submission runs: timeouts in seconds, optional unprivileged user, TensorFlow threads."""
+
+    cell_timeout: float = 60.0
+    timeout: float = 600.0
+    user: str | None = None
+    threads: int = 1
+    preload: str | None = "toolkit"
+    keep_work: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("cell_timeout", "timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds (got {value!r}), e.g. 60")
+        if self.user is not None:
+            _user_ids(self.user)
+
+
+@dataclass
+class RunOutcome:
+    """What came back from one run: verified records only, plus timings and the end of pytest's log."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejected_lines: int = 0
+    timed_out: bool = False
+    kernel_ready_s: float | None = None
+    wall_s: float = 0.0
+    returncode: int | None = None
+    log_tail: str = ""
+    work_dir: Path | None = None
+
+    @property
+    def finished(self) -> bool:
+        return any(r["kind"] == "finished" for r in self.records)
+
+    def cells(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["kind"] == "cell"]
+
+
+def _user_ids(user: str) -> tuple[int, int]:
+    if os.geteuid() != 0:
+        raise ValueError(f"--user {user} needs the grader to run as root (it starts kernels as root, then drops).")
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ValueError(f"no such user {user!r}; create it, e.g. `useradd --system {user}`") from None
+    if entry.pw_uid == 0:
+        raise ValueError(f"--user {user} is root; name an unprivileged user")
+    return entry.pw_uid, entry.pw_gid
+
+
+def _toolkit_dir() -> Path:
+    spec = importlib.util.find_spec("toolkit")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cannot find the toolkit package; run the grader from the course's environment")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]:
+    """Lay out the private folder; return the notebook path and the environment for pytest and the kernel."""
+    (root / "plugin").mkdir()
+    shutil.copyfile(nbval_plugin.__file__, root / "plugin" / "_course_nbval_plugin.py")
+    lib = root / "lib"
+    shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+    shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")
+    argv = [sys.executable, str(lib / "kernel_launcher.py")]
+    work = root / "work"
+    work.mkdir()
+    (root / "runtime").mkdir(mode=0o700)
+    if limits.user:
+        uid, gid = _user_ids(limits.user)
+        os.chown(work, uid, gid)
+        os.chmod(root, 0o711)
+        argv += ["--drop", f"{uid}:{gid}"]
+    if limits.preload:
+        argv += ["--preload", limits.preload]
+    spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [*argv, "-f", "{connection_file}"], "display_name": "course grader", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    (root / "pytest.ini").write_text("[pytest]\n")
+    path = work / "submission.ipynb"
+    nbformat.write(nb, str(path))
+    if limits.user:
+        os.chown(path, *_user_ids(limits.user))
+    threads = str(limits.threads)
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    env.update(
+        HOME=str(work),
+        TMPDIR=str(work),
+        IPYTHONDIR=str(work / ".ipython"),
+        MPLCONFIGDIR=str(work / ".matplotlib"),
+        JUPYTER_PATH=str(root / "jupyter"),
+        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+        PYTHONPATH=str(root / "plugin"),
+        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS=threads,
+        OMP_NUM_THREADS=threads,
+    )
+    return path, env
+
+
+def _kill_kernel(records: list[dict[str, Any]], root: Path) -> None:
+    """Kill the kernel's process group if it outlived nbval (it runs in its own session)."""
+    for r in records:
+        pid = r.get("pid") if r["kind"] == "kernel" else None
+        if not pid:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(root).encode() in cmdline:  # still our kernel, not a recycled pid
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _read_results(path: Path, secret: str) -> tuple[list[dict[str, Any]], int]:
+    records, rejected = [], 0
+    if not path.exists():
+        return records, rejected
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            envelope = json.loads(line)
+            record = envelope["record"]
+            ok = secrets.compare_digest(nbval_plugin.sign(secret, record), line)
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if ok:
+            records.append(record)
+        else:
+            rejected += 1
+    return records, rejected
+
+
+def _tail(path: Path, size: int = 4000) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - size))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
+    """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour."""
+    root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    outcome = RunOutcome()
+    try:
+        path, env = _prepare(root, nb, limits)
+        secret = secrets.token_hex(32)
+        results = root / "results.jsonl"
+        results.touch(mode=0o600)
+        cmd = [
+            sys.executable, "-m", "pytest", "-p", "_course_nbval_plugin", "-p", "nbval.plugin", "-p", "no:cacheprovider",
+            "--nbval-lax", "--nbval-kernel-name", KERNEL_NAME, f"--nbval-cell-timeout={limits.cell_timeout:g}",
+            "--nbval-kernel-startup-timeout=180", "-c", str(root / "pytest.ini"), "--rootdir", str(path.parent),
+            "-q", "--tb=no", "-p", "no:warnings", str(path),
+        ]  # fmt: skip
+        start = time.monotonic()
+        with open(root / "log.txt", "wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=path.parent, env=env,
+                start_new_session=True,
+            )  # fmt: skip
+            assert proc.stdin is not None
+            proc.stdin.write((json.dumps({"secret": secret, "results": str(results)}) + "\n").encode())
+            proc.stdin.close()
+            try:
+                outcome.returncode = proc.wait(timeout=limits.timeout)
+            except subprocess.TimeoutExpired:
+                outcome.timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                outcome.returncode = proc.wait()
+        outcome.wall_s = time.monotonic() - start
+        outcome.records, outcome.rejected_lines = _read_results(results, secret)
+        _kill_kernel(outcome.records, root)
+        ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
+        outcome.kernel_ready_s = ready[0] if ready else None
+        outcome.log_tail = _tail(root / "log.txt")
+    finally:
+        if limits.keep_work:
+            outcome.work_dir = root
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return outcome

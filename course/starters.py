@@ -1,0 +1,82 @@
+"""Generate the student starters in ``exercises/`` from the solution notebooks in ``course/solutions/``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from course.notebook_format import SOLUTIONS_DIR, Exercise, course_meta, find_exercises, load_exercise, stub_solutions
+
+EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+
+
+def make_starter(exercise: Exercise) -> Any:
+    """The starter notebook: outputs cleared, solutions stubbed, hidden checks removed, metadata kept."""
+    nb = copy.deepcopy(exercise.notebook)
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            if course_meta(cell).get("hidden"):
+                continue
+            cell.outputs = []
+            cell.execution_count = None
+            cell.source = stub_solutions(cell.source, where=f"{exercise.name}, cell {i}")
+        cells.append(cell)
+    nb.cells = cells
+    # Solution notebooks may carry widget state or execution timing; the starter carries neither.
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def render(nb: Any) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class StarterStatus:
+    path: Path
+    state: str  # "written", "unchanged", "stale", "missing", "orphan" (a starter without a solution)
+
+
+def sync_starters(
+    solutions_dir: Path = SOLUTIONS_DIR, exercises_dir: Path = EXERCISES_DIR, *, check: bool = False
+) -> list[StarterStatus]:
+    """Generate every starter; with ``check=True`` write nothing and report stale or missing ones."""
+    statuses = []
+    for source in find_exercises(solutions_dir):
+        target = exercises_dir / source.name
+        text = render(make_starter(load_exercise(source)))
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == text:
+            statuses.append(StarterStatus(target, "unchanged"))
+        elif check:
+            statuses.append(StarterStatus(target, "missing" if current is None else "stale"))
+        else:
+            write_atomically(target, text)
+            statuses.append(StarterStatus(target, "written"))
+    sources = {p.name for p in find_exercises(solutions_dir)}
+    for starter in sorted(exercises_dir.glob("ex*.ipynb")):
+        if starter.name not in sources:
+            statuses.append(StarterStatus(starter, "orphan"))  # reported, never deleted
+    return statuses

@@ -1,0 +1,65 @@
+"""diagram(): DOT built from records (pure), SVG rendered by Graphviz, and loud failures without it."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import zoo
+
+import toolkit
+from toolkit.diagram import build_dot
+from toolkit.model_inputs import walk
+
+diagram_module = importlib.import_module("toolkit.diagram")  # the module; toolkit.diagram is the function
+
+
+def test_shared_layer_gets_a_box_per_call_joined_by_same_weights() -> None:
+    dot = build_dot(walk(zoo.shared_conv(), None, "diagram"))
+    assert '"conv[0]" [label="conv[0] : Conv2D\\nin: (None, 32, 32, 3)\\nout: (None, 32, 32, 16)"' in dot
+    assert '"conv[1]" [label="conv[1] : Conv2D\\nin: (None, 64, 64, 3)\\nout: (None, 64, 64, 16)"' in dot
+    assert '"small[0]" -> "conv[0]"' in dot and '"large[0]" -> "conv[1]"' in dot
+    assert '"conv[0]" -> "conv[1]" [style=dotted' in dot and "same weights" in dot
+
+
+def test_per_layer_mode_labels_each_call_edge() -> None:
+    dot = build_dot(walk(zoo.shared_lstm(), None, "diagram"), per_call=False)
+    assert dot.count('[label="shared_lstm : LSTM"') == 1
+    assert "call 0: (None, 280, 256)" in dot and "call 1: (None, 280, 256)" in dot
+
+
+def test_nested_models_become_clusters_with_edges_through_them() -> None:
+    dot = build_dot(walk(zoo.twice_nested(), None, "diagram"))
+    assert 'subgraph "cluster_encoder[0]"' in dot and 'subgraph "cluster_encoder[1]"' in dot
+    assert '"left[0]" -> "encoder[0]/embed[0]"' in dot
+    assert '"encoder[1]/embed[1]" -> "diff[0]"' in dot
+    flat = build_dot(walk(zoo.twice_nested(), None, "diagram"), expand_nested=False)
+    assert "cluster" not in flat and '"encoder[1]" -> "diff[0]"' in flat
+
+
+def test_subclassed_model_is_drawn_from_its_trace() -> None:
+    d = toolkit.diagram(zoo.SubclassedMLP(True, True), input_shape=(784,))
+    assert '"dense1[0]" -> "dropout[0]"' in d.dot and '"bn[0]" -> "dense2[0]"' in d.dot
+    assert d.svg.lstrip().startswith("<?xml") and "dense2[0] : Dense" in d.svg
+    assert d._repr_svg_() == d.svg
+
+
+def test_save_formats(tmp_path: Path) -> None:
+    d = toolkit.diagram(zoo.functional_mlp())
+    assert d.save(tmp_path / "m.svg").read_text().count("<svg") == 1
+    assert d.save(tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert d.save(tmp_path / "m.pdf").read_bytes()[:4] == b"%PDF"
+    with pytest.raises(ValueError, match=r"writes svg, png, pdf files; got 'm.gif'"):
+        d.save(tmp_path / "m.gif")
+
+
+def test_missing_dot_raises_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diagram_module.shutil, "which", lambda name: None)
+    with pytest.raises(toolkit.GraphvizMissing, match="apt-get install graphviz"):
+        toolkit.diagram(zoo.functional_mlp())
+
+
+def test_dot_is_installed_for_the_course() -> None:
+    # Diagrams are part of every lesson: in the test environment a missing `dot` is a failure, not a skip.
+    assert diagram_module.shutil.which("dot"), "Graphviz's dot is missing: `make setup` installs graphviz"

@@ -1,0 +1,277 @@
+"""Student-facing checks for the exercises: explicit arguments in, a teaching message out.
+
+Every helper prints one ``✓ ...`` line when it passes and raises :class:`CheckFailure` (an ``AssertionError``)
+whose message says what was expected, what was found and how to fix it. Nothing here looks at the caller's
+variables: a check cell passes everything it needs, e.g. ``checks.check_shape(model, (None, 10))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import numbers
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "CheckFailure",
+    "check_accuracy",
+    "check_config_roundtrip",
+    "check_equal",
+    "check_hashed",
+    "check_layer_names",
+    "check_layer_types",
+    "check_param_count",
+    "check_shape",
+    "check_true",
+    "hash_answer",
+]
+
+HASH_SCHEME = "pbkdf2-sha256"
+HASH_ROUNDS = 200_000
+_NOT_GIVEN = object()
+
+
+class CheckFailure(AssertionError):
+    """A check did not pass; the message is written for the student."""
+
+    def __init__(self, what: str, *, expected: Any = _NOT_GIVEN, found: Any = _NOT_GIVEN, hint: str | None = None):
+        lines = [what]
+        if expected is not _NOT_GIVEN:
+            lines.append(f"  expected: {expected}")
+        if found is not _NOT_GIVEN:
+            lines.append(f"  found:    {found}")
+        if hint:
+            lines.append(f"  hint: {hint}")
+        super().__init__("\n".join(lines))
+
+
+def _ok(text: str) -> None:
+    print(f"✓ {text}")
+
+
+def _plain(value: Any, where: str = "value") -> Any:
+    """``value`` as plain JSON-able data (lists for tuples, ints for NumPy ints); refuse anything else.
+
+    Refusing objects (rather than trusting their ``__eq__``) is what stops an answer that claims to equal
+    everything.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value.strip() if isinstance(value, str) else value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return round(float(value), 6)
+    if isinstance(value, list | tuple):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, where) for k, v in sorted(value.items())}
+    raise CheckFailure(
+        f"The {where} must be plain data: a number, a string, None, or a tuple/list of those.",
+        found=f"an object of type {type(value).__name__}",
+        hint="write the answer as a literal, e.g. (None, 10) or 12345",
+    )
+
+
+def _show(value: Any) -> str:
+    return repr(tuple(value)) if isinstance(value, list) else repr(value)
+
+
+def check_true(condition: Any, what: str, hint: str | None = None) -> None:
+    """Pass when ``condition is True``; ``what`` describes the condition in the student's words."""
+    if condition is not True:
+        raise CheckFailure(f"Not yet: {what}.", found=repr(condition), hint=hint)
+    _ok(what)
+
+
+def check_equal(what: str, found: Any, expected: Any, hint: str | None = None) -> None:
+    """Pass when ``found`` equals ``expected`` as plain data (tuples and lists compare equal)."""
+    got, want = _plain(found, what), _plain(expected, "expected value")
+    if got != want:
+        raise CheckFailure(f"{what} is not right.", expected=_show(want), found=_show(got), hint=hint)
+    _ok(f"{what} = {_show(got)}")
+
+
+def _model_name(model: Any) -> str:
+    return f"model {getattr(model, 'name', '?')!r}"
+
+
+def _require_model(model: Any, helper: str) -> Any:
+    from toolkit._keras import keras
+
+    if not isinstance(model, keras.Model):
+        raise CheckFailure(
+            f"{helper} needs a Keras model.",
+            found=f"an object of type {type(model).__name__}",
+            hint="pass the model you built, e.g. keras.Sequential([...]) or keras.Model(inputs, outputs)",
+        )
+    return keras
+
+
+def _output_shapes(model: Any) -> list[tuple[Any, ...]]:
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError) as err:
+        raise CheckFailure(
+            f"The {_model_name(model)} has no defined output yet, so its output shape is unknown.",
+            hint="start the model with keras.Input(shape=...) (or call it once on data) so that Keras knows "
+            f"the input shape. Keras said: {err}",
+        ) from None
+    return [tuple(t.shape) for t in outputs]
+
+
+def check_shape(obj: Any, expected: Any, hint: str | None = None) -> None:
+    """Pass when the output shape of a model (or the ``.shape`` of a tensor/array) equals ``expected``.
+
+    For a model with several outputs, ``expected`` is a list with one shape per output. ``None`` stands for a
+    dimension of any size (the batch).
+    """
+    from toolkit._keras import keras
+
+    if isinstance(obj, keras.Model):
+        shapes = _output_shapes(obj)
+        found: Any = shapes[0] if len(shapes) == 1 else shapes
+        what = f"output shape of the {_model_name(obj)}"
+    elif hasattr(obj, "shape"):
+        found = tuple(None if d is None else int(d) for d in obj.shape)
+        what = f"shape of the {type(obj).__name__}"
+    else:
+        raise CheckFailure(
+            "check_shape needs a Keras model, a tensor or an array.",
+            found=f"an object of type {type(obj).__name__}",
+            hint="pass the model itself, or a tensor such as model.output",
+        )
+    check_equal(what, found, expected, hint=hint)
+
+
+def _count(weights: Sequence[Any]) -> int:
+    total = 0
+    for w in weights:
+        size = 1
+        for d in w.shape:
+            size *= int(d)
+        total += size
+    return total
+
+
+def check_param_count(model: Any, expected: int, trainable: bool | None = None, hint: str | None = None) -> None:
+    """Pass when the model has ``expected`` parameters (all of them, or only the (non-)trainable ones)."""
+    _require_model(model, "check_param_count")
+    if not model.weights:
+        raise CheckFailure(
+            f"The {_model_name(model)} has no weights yet: it is not built.",
+            hint="give it an input shape with keras.Input(shape=...) so that Keras creates the weights",
+        )
+    if trainable is None:
+        weights, kind = model.weights, "parameters"
+    elif trainable:
+        weights, kind = model.trainable_weights, "trainable parameters"
+    else:
+        weights, kind = model.non_trainable_weights, "non-trainable parameters"
+    check_equal(f"number of {kind} of the {_model_name(model)}", _count(weights), expected, hint=hint)
+
+
+def _layers(model: Any) -> list[Any]:
+    keras = _require_model(model, "this check")
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def check_layer_types(model: Any, expected: Sequence[str | type], hint: str | None = None) -> None:
+    """Pass when the classes of ``model.layers`` (input layers left out) are, in order, ``expected``."""
+    want = [e if isinstance(e, str) else e.__name__ for e in expected]
+    found = [type(layer).__name__ for layer in _layers(model)]
+    check_equal(f"layer types of the {_model_name(model)}", found, want, hint=hint)
+
+
+def check_layer_names(model: Any, expected: Sequence[str], hint: str | None = None) -> None:
+    """Pass when the names of ``model.layers`` (input layers left out) are, in order, ``expected``."""
+    found = [layer.name for layer in _layers(model)]
+    check_equal(f"layer names of the {_model_name(model)}", found, list(expected), hint=hint)
+
+
+def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None = None) -> None:
+    """Pass when ``argmax(model.predict(x))`` matches the integer labels ``y`` for at least ``at_least`` of them."""
+    import numpy as np
+
+    keras = _require_model(model, "check_accuracy")
+    labels = np.asarray(y).reshape(-1)
+    try:
+        # The base-class method, so that a model overriding predict() is still measured by Keras.
+        probs = np.asarray(keras.Model.predict(model, x, verbose=0))
+    except Exception as err:  # noqa: BLE001  (any failure here is the student's to read)
+        raise CheckFailure(
+            f"The {_model_name(model)} could not predict on the test images.",
+            found=f"{type(err).__name__}: {err}",
+            hint="check that the model's input shape matches the data, e.g. (None, 28, 28) or (None, 784)",
+        ) from None
+    if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
+        raise CheckFailure(
+            f"The {_model_name(model)} should output one row of class scores per image.",
+            expected=f"shape ({labels.shape[0]}, number of classes)",
+            found=f"shape {probs.shape}",
+            hint="end the model with Dense(number_of_classes)",
+        )
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
+    if accuracy < at_least:
+        raise CheckFailure(
+            f"The accuracy of the {_model_name(model)} is too low.",
+            expected=f"at least {at_least:.2f}",
+            found=f"{accuracy:.3f}",
+            hint=hint or "train for more epochs, check the loss matches the labels, scale pixels to [0, 1]",
+        )
+    _ok(f"accuracy {accuracy:.2f} >= {at_least:.2f}")
+
+
+def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
+    """Pass when ``type(layer).from_config(layer.get_config())`` gives a layer with the same config."""
+    try:
+        config = layer.get_config()
+        clone = type(layer).from_config(config)
+    except Exception as err:  # noqa: BLE001
+        raise CheckFailure(
+            f"{type(layer).__name__} cannot be rebuilt from its config.",
+            found=f"{type(err).__name__}: {err}",
+            hint=hint
+            or "get_config() must return every __init__ argument (start from super().get_config()) and "
+            "__init__ must accept them, including **kwargs passed on to super().__init__",
+        ) from None
+    if clone.get_config() != config:
+        raise CheckFailure(
+            f"{type(layer).__name__}.from_config(get_config()) gives a different layer.",
+            expected=config,
+            found=clone.get_config(),
+            hint=hint or "store every __init__ argument on self and return it from get_config()",
+        )
+    _ok(f"{type(layer).__name__} survives a get_config()/from_config() round trip")
+
+
+def _digest(question_id: str, answer: Any, salt: str, rounds: int) -> str:
+    message = f"{question_id}\n{json.dumps(_plain(answer, 'answer'), separators=(',', ':'))}"
+    return hashlib.pbkdf2_hmac("sha256", message.encode(), salt.encode(), rounds).hex()
+
+
+def hash_answer(question_id: str, answer: Any, *, salt: str | None = None, rounds: int = HASH_ROUNDS) -> str:
+    """The digest string that :func:`check_hashed` compares against (instructors: ``course hash``)."""
+    salt = salt if salt is not None else secrets.token_hex(4)
+    if not salt.isalnum():
+        raise ValueError(f"salt must be letters and digits (got {salt!r}); leave it out to get a random one.")
+    return f"{HASH_SCHEME}${rounds}${salt}${_digest(question_id, answer, salt, rounds)}"
+
+
+def check_hashed(question_id: str, answer: Any, digest: str, hint: str | None = None) -> None:
+    """Pass when ``answer`` (plain data) is the answer whose digest is ``digest``; the answer itself is not stored."""
+    parts = digest.split("$")
+    if len(parts) != 4 or parts[0] != HASH_SCHEME or not parts[1].isdigit():
+        raise ValueError(
+            f"digest must look like '{HASH_SCHEME}$ROUNDS$SALT$HEX' (got {digest!r}); "
+            "compute it with `python -m course hash QUESTION_ID VALUE`."
+        )
+    _, rounds, salt, expected = parts
+    if answer is Ellipsis or answer is NotImplemented:
+        raise CheckFailure(f"Question {question_id} has no answer yet.", hint="replace ... with your answer")
+    found = _digest(question_id, answer, salt, int(rounds))
+    if not hmac.compare_digest(found, expected):
+        raise CheckFailure(f"Your answer to {question_id} is not right.", found=_show(_plain(answer)), hint=hint)
+    _ok(f"{question_id}: {_show(_plain(answer))} is right")
