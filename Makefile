@@ -13,10 +13,10 @@ export PYTHONHASHSEED := 0
 PORT ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: setup start test lint unit notebooks benchmarks doctor starters clean
+.PHONY: system-tools setup start test lint unit notebooks benchmarks doctor starters clean
 
 setup: $(STAMP) system-tools
-	@$(BIN)/python -m toolkit.doctor --brief || true
+	@$(BIN)/python -m toolkit.doctor || echo "(doctor: see the FIX lines above)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 (or run with PYTHON=/path/to/python3.11)."; exit 1; }

@@ -60,7 +60,7 @@ def _where(rebuilt: Rebuilt, record: dict[str, Any]) -> str:
     if j is None:
         return f"check {record['check']!r}" if record.get("check") else "a cell of the exercise"
     first = rebuilt.student_cells.get(j, "")
-    return f"your code cell {j} (`{first}`)" if first else f"your code cell {j}"
+    return f"your cell {j + 1} (`{first}`)" if first else f"your cell {j + 1}"
 
 
 def _problem(rebuilt: Rebuilt, record: dict[str, Any], limits: Limits) -> str | None:
@@ -107,7 +107,7 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     """Points per check from the verified records of one run."""
     cells = run.cells()
     died = any(r["died"] for r in cells)
-    if run.timed_out:
+    if run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
         status = "timeout"
     elif died:
         status = "kernel died"

@@ -32,7 +32,7 @@ SUSPICIOUS = {
     "solutions": "mentions the solutions",
     "ctypes": "uses ctypes",
 }
-_CHECK_CALL = re.compile(r"checks\.check_\w+\([^\n]*")
+_CHECK_CALL = re.compile(r"checks\.check_\w+\(\s*[^,)\n]*")  # helper and first argument
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Rebuilt:
     notebook: Any  # the notebook to run; student cells carry metadata grader.student_cell
     notes: tuple[str, ...]  # what happened to the trusted cells, in plain words
     flags: tuple[str, ...]  # suspicious calls, for the instructor
-    student_cells: dict[int, str]  # index in the submission -> first line of that cell
+    student_cells: dict[int, str]  # index in the submission (0-based) -> first line of that cell
 
 
 def _norm(source: str) -> str:
@@ -57,7 +57,7 @@ def _kind(source_cell: Any) -> str:
 
 
 def _scan(index: int, source: str) -> list[str]:
-    return [f"code cell {index} {why}" for needle, why in SUSPICIOUS.items() if needle in source]
+    return [f"cell {index + 1} {why}" for needle, why in SUSPICIOUS.items() if needle in source]
 
 
 def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
@@ -92,7 +92,7 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
             key = (pos, 1)
             continue
         if tid is not None:
-            notes.append(f"code cell {j} carries the unknown id {tid!r}; it ran as your own code")
+            notes.append(f"cell {j + 1} carries the unknown id {tid!r}; it ran as your own code")
         if cell.get("id") in answer_positions:
             key = (answer_positions[cell.get("id")], 0)
             order.append((j, key[0]))
@@ -104,7 +104,7 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
         for check_id, check_set in check_calls.items():
             if calls and check_set and calls & check_set:
                 notes.append(
-                    f"code cell {j} looks like check {check_id!r} re-created without its metadata: "
+                    f"cell {j + 1} looks like check {check_id!r} re-created without its metadata: "
                     "it ran as your own code and earns nothing; the original check was used"
                 )
     for tid, pos in trusted.items():

@@ -203,7 +203,7 @@ def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
             sys.executable, "-m", "pytest", "-p", "_course_nbval_plugin", "-p", "nbval.plugin", "-p", "no:cacheprovider",
             "--nbval-lax", "--nbval-kernel-name", KERNEL_NAME, f"--nbval-cell-timeout={limits.cell_timeout:g}",
             "--nbval-kernel-startup-timeout=180", "-c", str(root / "pytest.ini"), "--rootdir", str(path.parent),
-            "-q", "--tb=no", "-p", "no:warnings", str(path),
+            "-q", "-s", "--tb=no", "-p", "no:warnings", str(path),
         ]  # fmt: skip
         start = time.monotonic()
         with open(root / "log.txt", "wb") as log:

@@ -1,11 +1,14 @@
 """toolkit: see every tensor's shape at every call of a Keras 3 model.
 
-Public names only; each lives in a module named for what it owns.
+Public names only; each lives in a module named for what it owns. (Importing toolkit imports TensorFlow
+once, through toolkit._keras, which quiets it first.)
 """
 
 from toolkit import datasets
 from toolkit._keras import seed
+from toolkit.datasets import load_cifar10, load_mnist
 from toolkit.diagram import Diagram, GraphvizMissing, diagram
+from toolkit.doctor import doctor
 from toolkit.nodes import (
     CallTable,
     calls,
@@ -21,6 +24,6 @@ from toolkit.training import EpochLogger
 
 __all__ = [
     "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "ModelSummary", "calls", "datasets", "diagram",
-    "feature_extractor", "input_at", "input_shape_at", "output_at", "output_of", "output_shape_at", "seed",
-    "summary",
+    "doctor", "feature_extractor", "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at",
+    "output_of", "output_shape_at", "seed", "summary",
 ]

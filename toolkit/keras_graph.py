@@ -8,6 +8,7 @@ output_tensors / parent_nodes``, ``KerasTensor._keras_history``, ``Functional._n
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -297,6 +298,12 @@ class TraceFallback(Exception):
 def trace_events(model: Any, shapes: list[Shape], sample: Any = None) -> tuple[list[_Event], list[Any], str]:
     """Run ``model`` once while recording layer calls; returns events, input tensors and a note."""
     single = len(shapes) == 1
+    if not model.built:
+        # Build the weights with one eager call on a batch of 1 outside the record: a tf.function that
+        # creates weights is traced twice, which doubles the cost of the symbolic pass below.
+        ones = [np.zeros((1,) + tuple(int(d or 1) for d in s[1:]), "float32") for s in shapes]
+        with contextlib.suppress(Exception):
+            model(ones[0] if single else ones, training=False)
     if sample is None:
         specs = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32) for s in shapes]
         holder: dict[str, Any] = {}

@@ -24,6 +24,12 @@ def html_record(html_text: str, text: str) -> dict[str, Any]:
     return {"output_type": "display_data", "data": {"text/html": html_text, "text/plain": text}, "metadata": {}}
 
 
+def png_record(png: bytes, text: str) -> dict[str, Any]:
+    """One ``display_data`` output showing a PNG image."""
+    data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
 def show(out: Any, *records: dict[str, Any]) -> None:
     """Replace everything in the ``Output`` widget ``out`` with ``records`` (one message to the front end)."""
     out.outputs = tuple(records)
