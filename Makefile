@@ -16,7 +16,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 .PHONY: system-tools setup start test lint unit notebooks benchmarks doctor starters clean
 
 setup: $(STAMP) system-tools
-	@$(BIN)/python -m toolkit.doctor || echo "(doctor: see the FIX lines above)"
+	@$(BIN)/keras-course-doctor 2>/dev/null || echo "(doctor: see the FIX lines above)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 (or run with PYTHON=/path/to/python3.11)."; exit 1; }
@@ -34,7 +34,7 @@ start: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) notebooks/01_sequential.ipynb
 
 doctor: setup
-	$(BIN)/python -m toolkit.doctor
+	$(BIN)/keras-course-doctor
 
 lint: $(STAMP)
 	$(BIN)/ruff check toolkit course tests benchmarks

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
-from course.sandbox import Limits, RunOutcome, run_notebook
+from course.sandbox import Limits, RunOutcome, preflight, run_notebook
 
 MAX_PROBLEMS = 6
 
@@ -180,6 +180,7 @@ def grade_jobs(
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
+    preflight(limits)
     results: dict[int, SubmissionResult] = {}
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,

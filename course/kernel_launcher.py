@@ -8,6 +8,7 @@ Usage: python kernel_launcher.py [--drop UID:GID] [--preload MODULE] -f CONNECTI
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import os
@@ -20,10 +21,8 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when nbval's process dies (no effect elsewhere)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def _take(args: list[str], flag: str) -> str | None:

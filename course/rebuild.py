@@ -31,7 +31,10 @@ SUSPICIOUS = {
     "builtins": "touches builtins",
     "solutions": "mentions the solutions",
     "ctypes": "uses ctypes",
+    "__eq__": "defines __eq__ (answers should be plain values)",
 }
+# Assigning to the check helpers: restored before every check, but worth a look.
+_REASSIGN = re.compile(r"\bchecks\.\w+\s*=(?!=)|setattr\(\s*(?:toolkit\.)?checks\b")
 _CHECK_CALL = re.compile(r"checks\.check_\w+\(\s*[^,)\n]*")  # helper and first argument
 
 
@@ -57,7 +60,20 @@ def _kind(source_cell: Any) -> str:
 
 
 def _scan(index: int, source: str) -> list[str]:
-    return [f"cell {index + 1} {why}" for needle, why in SUSPICIOUS.items() if needle in source]
+    found = [f"cell {index + 1} {why}" for needle, why in SUSPICIOUS.items() if needle in source]
+    if _REASSIGN.search(source):
+        found.append(f"cell {index + 1} replaces check helpers")
+    return found
+
+
+def _moved(order: list[tuple[int, int]]) -> set[int]:
+    """Source positions out of place: those outside a longest run of cells that keep the source order."""
+    best: list[list[int]] = []
+    for _, pos in order:
+        longest = max((run for run in best if run[-1] < pos), key=len, default=[])
+        best.append([*longest, pos])
+    keep = set(max(best, key=len, default=[]))
+    return {pos for _, pos in order if pos not in keep}
 
 
 def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
@@ -107,6 +123,7 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
                     f"cell {j + 1} looks like check {check_id!r} re-created without its metadata: "
                     "it ran as your own code and earns nothing; the original check was used"
                 )
+    moved = _moved(order)
     for tid, pos in trusted.items():
         original = src_cells[pos]
         hidden = bool(course_meta(original).get("hidden"))
@@ -114,10 +131,8 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
             notes.append(f"{_kind(original)} {tid!r} was missing (deleted?); the original was used")
         elif len(seen.get(tid, [])) > 1:
             notes.append(f"{_kind(original)} {tid!r} appears {len(seen[tid])} times; it ran once")
-        elif tid in seen:
-            j = seen[tid][0]
-            if any((i < j and p > pos) or (i > j and p < pos) for i, p in order):
-                notes.append(f"{_kind(original)} {tid!r} was moved; it ran at its original place")
+        elif tid in seen and pos in moved:
+            notes.append(f"{_kind(original)} {tid!r} was moved; it ran at its original place")
         trusted_cell = nbformat.v4.new_code_cell(original.source, metadata={"course": dict(course_meta(original))})
         placed.append(((pos, 0, -1), trusted_cell))
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(exercise.notebook.metadata.get("kernelspec", {}))})

@@ -12,6 +12,7 @@ Layout of the private folder (``mkdtemp``, one per submission, removed afterward
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -89,6 +90,28 @@ def _user_ids(user: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def preflight(limits: Limits) -> None:
+    """With ``limits.user``, make sure that user can start the kernel's Python at all; raise a fix-it message if not."""
+    if not limits.user:
+        return
+    uid, gid = _user_ids(limits.user)
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import ipykernel, numpy"],
+            user=uid, group=gid, extra_groups=[], cwd="/", env={"PATH": os.environ.get("PATH", "")},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        failed, last = probe.returncode != 0, (probe.stderr.strip().splitlines() or ["no message"])[-1]
+    except OSError as err:
+        failed, last = True, str(err)
+    if failed:
+        raise ValueError(
+            f"user {limits.user!r} cannot start {sys.executable} and import ipykernel ({last}). Make the Python "
+            "installation and the course's virtual environment readable by that user, or run the grader in a "
+            "container (course/GUIDE.md, section 6)."
+        )
+
+
 def _toolkit_dir() -> Path:
     spec = importlib.util.find_spec("toolkit")
     if spec is None or not spec.submodule_search_locations:
@@ -158,10 +181,8 @@ def _kill_kernel(records: list[dict[str, Any]], root: Path) -> None:
         except OSError:
             continue
         if str(root).encode() in cmdline:  # still our kernel, not a recycled pid
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def _read_results(path: Path, secret: str) -> tuple[list[dict[str, Any]], int]:
@@ -200,7 +221,8 @@ def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
         results = root / "results.jsonl"
         results.touch(mode=0o600)
         cmd = [
-            sys.executable, "-m", "pytest", "-p", "_course_nbval_plugin", "-p", "nbval.plugin", "-p", "no:cacheprovider",
+            sys.executable, "-m", "pytest", "-p", "_course_nbval_plugin", "-p", "nbval.plugin",
+            "-p", "no:cacheprovider",
             "--nbval-lax", "--nbval-kernel-name", KERNEL_NAME, f"--nbval-cell-timeout={limits.cell_timeout:g}",
             "--nbval-kernel-startup-timeout=180", "-c", str(root / "pytest.ini"), "--rootdir", str(path.parent),
             "-q", "-s", "--tb=no", "-p", "no:warnings", str(path),

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # These must be set before TensorFlow is imported for the first time. They silence the C++ INFO/WARNING
 # lines that can be silenced; oneDNN's and CUDA's start-up lines come from code that ignores them, which is
@@ -24,8 +27,35 @@ if os.environ.get("TF_USE_LEGACY_KERAS", "0") not in ("0", "", "false", "False")
         stacklevel=2,
     )
 
-import tensorflow as tf  # noqa: E402
-from tensorflow import keras  # noqa: E402  (tf.keras is Keras 3 with TF 2.16+)
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while TensorFlow's C++ libraries load.
+
+    Their start-up lines ("oneDNN custom operations are on", "All log messages before
+    absl::InitializeLog()") ignore TF_CPP_MIN_LOG_LEVEL and, in Jupyter, land in the first cell's output on
+    some runs and not others. Python-level errors still propagate as exceptions.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _native_stderr_silenced():
+    import tensorflow as tf
+    from tensorflow import keras  # tf.keras is Keras 3 with TF 2.16+
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)

@@ -11,13 +11,20 @@ from typing import Any
 
 # (pattern in the exception message, plain-words cause). First match wins.
 KNOWN_CAUSES = (
-    (r"output size would be zero or negative|negative dimension size|non-positive|would be negative",
-     "a layer's output would have zero or negative size (a kernel, pooling window or stride is larger than "
-     "what reaches it)"),
-    (r"expected a positive integer|must be a positive integer|must be positive",
-     "a layer size must be a positive whole number"),
+    (
+        r"output size would be zero or negative|negative dimension size|non-positive|would be negative",
+        "a layer's output would have zero or negative size (a kernel, pooling window or stride is larger than "
+        "what reaches it)",
+    ),
+    (
+        r"expected a positive integer|must be a positive integer|must be positive",
+        "a layer size must be a positive whole number",
+    ),
     (r"rate must be|dropout.*\[0, 1\)|rate.*between 0 and 1", "a dropout rate must be at least 0 and below 1"),
-    (r"incompatible|expected axis .* to have value|expected shape", "one layer's output does not fit the next layer's input"),
+    (
+        r"incompatible|expected axis .* to have value|expected shape",
+        "one layer's output does not fit the next layer's input",
+    ),
 )
 MAX_DETAIL = 140
 
@@ -58,10 +65,14 @@ def friendly_error(err: BaseException, values: dict[str, Any], last_good: dict[s
 
 
 def not_a_model(result: Any, build_name: str) -> str:
-    return (f"{build_name}() returned {type(result).__name__}, not a Keras model; "
-            f"end it with `return model` (a keras.Sequential or keras.Model).")
+    return (
+        f"{build_name}() returned {type(result).__name__}, not a Keras model; "
+        f"end it with `return model` (a keras.Sequential or keras.Model)."
+    )
 
 
 def no_input_shape() -> str:
-    return ("The model has no Input, so its shapes are unknown until it sees data; start it with "
-            "keras.Input(shape=...) or pass input_shape=(...) to LayerTuner.")
+    return (
+        "The model has no Input, so its shapes are unknown until it sees data; start it with "
+        "keras.Input(shape=...) or pass input_shape=(...) to LayerTuner."
+    )

@@ -37,8 +37,10 @@ def make_control(name: str, spec: Any, default: Any = inspect.Parameter.empty) -
     if isinstance(spec, list | tuple) and spec:
         value = default if default in spec else spec[0]
         return widgets.Dropdown(options=list(spec), value=value, description=name, style=_STYLE)
-    raise TypeError(f"control {name!r} must be {SPEC_HELP}; got {spec!r} (a {type(spec).__name__}). "
-                    f"For example {name}=(8, 128, 8) for a slider or {name}=[3, 5, 7] for a dropdown.")
+    raise TypeError(
+        f"control {name!r} must be {SPEC_HELP}; got {spec!r} (a {type(spec).__name__}). "
+        f"For example {name}=(8, 128, 8) for a slider or {name}=[3, 5, 7] for a dropdown."
+    )
 
 
 def _slider(name: str, spec: tuple[Any, ...], default: Any) -> Any:
@@ -51,14 +53,12 @@ def _slider(name: str, spec: tuple[Any, ...], default: Any) -> Any:
             f"Use (min, max) or (min, max, step) with min < max and 0 < step <= max - min; for a choice among "
             f"these values use a list: {name}={list(spec)!r}."
         )
-    if _is_number(default) and lo <= default <= hi:
-        value = default
-    else:  # like ipywidgets.interact: the middle of the range, on a step
-        value = lo + round((hi - lo) / 2 / step) * step
+    # without a usable default, start like ipywidgets.interact: in the middle of the range, on a step
+    middle = lo + round((hi - lo) / 2 / step) * step
+    value = default if _is_number(default) and lo <= default <= hi else middle
     cls = widgets.FloatSlider if is_float else widgets.IntSlider
     extra = {"readout_format": _float_format(step)} if is_float else {}
-    return cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False,
-               style=_STYLE, **extra)
+    return cls(min=lo, max=hi, step=step, value=value, description=name, continuous_update=False, style=_STYLE, **extra)
 
 
 def _float_format(step: float) -> str:
@@ -70,8 +70,10 @@ def build_defaults(build: Callable[..., Any], names: list[str]) -> dict[str, Any
     """The build function's default values; a control it cannot accept, or a required
     parameter without a control, is an error naming the fix."""
     if not callable(build):
-        raise TypeError(f"the first argument must be a build function that takes the control values and "
-                        f"returns a Keras model (got {build!r}); e.g. def build(units=64): return keras.Sequential(...)")
+        raise TypeError(
+            f"the first argument must be a build function that takes the control values and returns a Keras "
+            f"model (got {build!r}); e.g. def build(units=64): return keras.Sequential(...)"
+        )
     if not names:
         raise ValueError("give at least one control, e.g. LayerTuner(build, units=(8, 128, 8)).")
     what = f"{getattr(build, '__name__', 'build')}()"
@@ -80,17 +82,20 @@ def build_defaults(build: Callable[..., Any], names: list[str]) -> dict[str, Any
     named = {n: p for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     for name in names:
         if name not in named and not takes_any:
-            raise ValueError(f"{what} has no parameter named {name!r} (its parameters: {', '.join(named) or 'none'}); "
-                             f"rename the control to one of them or add a {name} parameter to {what}.")
+            raise ValueError(
+                f"{what} has no parameter named {name!r} (its parameters: {', '.join(named) or 'none'}); "
+                f"rename the control to one of them or add a {name} parameter to {what}."
+            )
     for name, p in named.items():
         if p.default is p.empty and name not in names:
-            raise ValueError(f"{what} parameter {name!r} has no default and no control; add a control, e.g. "
-                             f"LayerTuner({what[:-2]}, {name}=(1, 10)), or give {name} a default value.")
+            raise ValueError(
+                f"{what} parameter {name!r} has no default and no control; add a control, e.g. "
+                f"LayerTuner({what[:-2]}, {name}=(1, 10)), or give {name} a default value."
+            )
     return {n: p.default for n, p in named.items() if p.default is not p.empty}
 
 
 def make_controls(build: Callable[..., Any], specs: dict[str, Any]) -> dict[str, Any]:
     """One widget per spec, starting at the build function's defaults where they fit."""
     defaults = build_defaults(build, list(specs))
-    return {name: make_control(name, spec, defaults.get(name, inspect.Parameter.empty))
-            for name, spec in specs.items()}
+    return {name: make_control(name, spec, defaults.get(name, inspect.Parameter.empty)) for name, spec in specs.items()}

@@ -70,6 +70,10 @@ class Diagram:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def __repr__(self) -> str:
+        boxes = self.svg.count('class="node"')
+        return f"<Diagram of {self.name!r}: {boxes} boxes; shown as SVG in Jupyter, .save('model.png') to keep>"
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         fmt = path.suffix.lstrip(".").lower()
@@ -140,10 +144,12 @@ def build_dot(record: ModelRecord, *, show_shapes: bool = True, expand_nested: b
                 lines.append(f"  {_quote(node_id(src))} -> {_quote(node_id(r))}{label};")
     if per_call:
         for lid in shared:
-            same = [node_id(r) for r in drawn if r.layer_id == lid]
+            same = [r for r in drawn if r.layer_id == lid]
+            # "same weights" is the point of sharing; a layer without weights (pooling) is just the same layer
+            text = "same weights" if same[0].params else "same layer"
             for a, b in zip(same, same[1:]):
-                lines.append(f'  {_quote(a)} -> {_quote(b)} [style=dotted, dir=none, constraint=false, '
-                             f'label="same weights", fontcolor="#888888", color="#888888"];')
+                lines.append(f"  {_quote(node_id(a))} -> {_quote(node_id(b))} [style=dotted, dir=none, "
+                             f'constraint=false, label="{text}", fontcolor="#888888", color="#888888"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -19,9 +19,10 @@ import ipywidgets as widgets
 import numpy as np
 
 from toolkit import panel_data
+from toolkit.activation_images import display_pixels, feature_grid, probabilities, probability_bars_png
 from toolkit.nodes import feature_extractor
 from toolkit.panel_base import LatestOnly, Panel
-from toolkit.panel_output import Snapshot, array_png, figure_png, html_record, img_tag, show
+from toolkit.panel_output import Snapshot, array_png, html_record, img_tag, show
 from toolkit.summary import summary
 from toolkit.tables import fmt_shapes
 
@@ -37,54 +38,6 @@ def call_options(model: Any) -> list[tuple[str, str]]:
             label += f"  (call {r.node_index + 1} of {calls[r.layer_id]} of shared layer {r.name})"
         options.append((label, r.address))
     return options
-
-
-def probabilities(output: np.ndarray) -> np.ndarray | None:
-    """The class probabilities of one sample's output: as given if they already sum to 1, else a softmax."""
-    p = np.asarray(output, dtype="float64").reshape(-1)
-    if output.ndim != 1 or p.size < 2:
-        return None
-    if p.min() >= 0 and abs(p.sum() - 1) < 1e-3:
-        return p
-    e = np.exp(p - p.max())
-    return e / e.sum()
-
-
-def feature_grid(activation: np.ndarray, max_maps: int = 32, columns: int = 8) -> np.ndarray:
-    """Feature maps (H, W, C) as one RGB mosaic, each map scaled to its own range (viridis colours);
-    a vector (N,) or a sequence (T, C) becomes one heat map."""
-    from matplotlib import colormaps
-
-    a = np.asarray(activation, dtype="float32")
-    if a.ndim == 1:
-        width = min(32, a.size)
-        a = np.pad(a, (0, -a.size % width), constant_values=np.nan).reshape(-1, width)[..., None]
-    elif a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3:
-        raise ValueError(f"cannot draw an output of shape {a.shape}; pick a call whose output has 1 to 3 axes.")
-    maps = np.moveaxis(a[..., :max_maps], -1, 0)
-    lo = np.nanmin(maps, axis=(1, 2), keepdims=True)
-    span = np.nanmax(maps, axis=(1, 2), keepdims=True) - lo
-    scaled = np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0)
-    cols = min(columns, len(maps))
-    rows = -(-len(maps) // cols)
-    h, w = maps.shape[1:]
-    mosaic = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, 3), 255, dtype=np.uint8)
-    rgb = (colormaps["viridis"](scaled)[..., :3] * 255).astype(np.uint8)
-    rgb[np.isnan(maps)] = 255
-    for i, tile in enumerate(rgb):
-        r, c = divmod(i, cols)
-        mosaic[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = tile
-    return mosaic
-
-
-def display_pixels(image: np.ndarray) -> np.ndarray:
-    """An image as uint8 pixels for display: (H, W) grey or (H, W, 3) colour."""
-    x = np.asarray(image)
-    if x.dtype != np.uint8:
-        x = np.clip(x * (255 if x.max() <= 1 else 1), 0, 255).astype(np.uint8)
-    return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
 
 
 @dataclass(frozen=True)
@@ -109,11 +62,17 @@ class ExplorerState:
 
     def describe(self) -> str:
         label = f" (label {self.name(self.label)})" if self.label is not None else ""
-        pred = (f"prediction {self.name(self.predicted)} ({self.probabilities[self.predicted]:.1%})"
-                if self.probabilities is not None and self.predicted is not None else "no class prediction")
+        pred = (
+            f"prediction {self.name(self.predicted)} ({self.probabilities[self.predicted]:.1%})"
+            if self.probabilities is not None and self.predicted is not None
+            else "no class prediction"
+        )
         a = self.activation
-        shown = (f"{min(a.shape[-1], self.max_maps)} of {a.shape[-1]} feature maps of {a.shape[0]}x{a.shape[1]}"
-                 if a.ndim == 3 else f"{a.size} activations")
+        shown = (
+            f"{min(a.shape[-1], self.max_maps)} of {a.shape[-1]} feature maps of {a.shape[0]}x{a.shape[1]}"
+            if a.ndim == 3
+            else f"{a.size} activations"
+        )
         return f"image {self.index}{label}: {pred}; {self.address}: {shown}"
 
     def __str__(self) -> str:
@@ -125,26 +84,17 @@ class ExplorerState:
         grid = feature_grid(self.activation, self.max_maps)
         scale = max(1, min(8, 480 // grid.shape[1]))
         maps = img_tag(array_png(grid, scale=scale), f"output of {self.address}")
-        bars = img_tag(_bars_png(self.probabilities, self.class_names), "class probabilities") \
-            if self.probabilities is not None else ""
+        bars = (
+            img_tag(probability_bars_png(self.probabilities, self.class_names), "class probabilities")
+            if self.probabilities is not None
+            else ""
+        )
         text = html.escape(self.describe())
-        return (f'<div class="toolkit-explorer"><p style="font-family:monospace;font-size:13px">{text}</p>'
-                f'<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
-                f"<div>{picture}<br>{bars}</div><div>{maps}</div></div></div>")
-
-
-def _bars_png(p: np.ndarray, names: Sequence[str]) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(2.6, 1.6))
-    ax = fig.subplots()
-    labels = [names[k] if k < len(names) else str(k) for k in range(len(p))]
-    ax.barh(range(len(p)), p, color=["#d95f02" if k == int(np.argmax(p)) else "#7570b3" for k in range(len(p))])
-    ax.set_yticks(range(len(p)), labels, fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.tick_params(axis="x", labelsize=6)
-    return figure_png(fig, dpi=90)
+        return (
+            f'<div class="toolkit-explorer"><p style="font-family:monospace;font-size:13px">{text}</p>'
+            f'<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
+            f"<div>{picture}<br>{bars}</div><div>{maps}</div></div></div>"
+        )
 
 
 def _run(model: Any, x: np.ndarray) -> Any:
@@ -155,18 +105,34 @@ def _run(model: Any, x: np.ndarray) -> Any:
         return model(x, training=False)
 
 
-def explore(model: Any, extractor: Any, images: np.ndarray, index: int, address: str, *,
-            labels: np.ndarray | None = None, class_names: Sequence[str] = (), max_maps: int = 32) -> ExplorerState:
+def explore(
+    model: Any,
+    extractor: Any,
+    images: np.ndarray,
+    index: int,
+    address: str,
+    *,
+    labels: np.ndarray | None = None,
+    class_names: Sequence[str] = (),
+    max_maps: int = 32,
+) -> ExplorerState:
     """The state for image ``index`` and layer call ``address`` (``extractor``: ``feature_extractor(model)``)."""
-    x = panel_data.fit_to_input(images[index:index + 1], model)
+    x = panel_data.fit_to_input(images[index : index + 1], model)
     outputs = _run(extractor, x)
     if address not in outputs:
         raise KeyError(f"no layer call {address!r}; the calls are: {', '.join(outputs)}.")
     prediction = np.asarray(_run(model, x))
     label = None if labels is None else int(labels[index])
-    return ExplorerState(index, address, images[index], np.asarray(outputs[address])[0],
-                         probabilities(prediction[0]) if prediction.ndim == 2 else None, label,
-                         tuple(class_names), max_maps)
+    return ExplorerState(
+        index,
+        address,
+        images[index],
+        np.asarray(outputs[address])[0],
+        probabilities(prediction[0]) if prediction.ndim == 2 else None,
+        label,
+        tuple(class_names),
+        max_maps,
+    )
 
 
 class ActivationExplorer(Panel):
@@ -174,12 +140,23 @@ class ActivationExplorer(Panel):
 
     title = "ActivationExplorer"
 
-    def __init__(self, model: Any, images: np.ndarray, labels: np.ndarray | None = None, *,
-                 class_names: Sequence[str] = (), layer: str | None = None, index: int = 0, max_maps: int = 32,
-                 background: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        images: np.ndarray,
+        labels: np.ndarray | None = None,
+        *,
+        class_names: Sequence[str] = (),
+        layer: str | None = None,
+        index: int = 0,
+        max_maps: int = 32,
+        background: bool = True,
+    ) -> None:
         if not isinstance(images, np.ndarray) or images.ndim < 2 or len(images) == 0:
-            raise ValueError("images must be a non-empty NumPy array of images, e.g. x_test from "
-                             "toolkit.datasets.load_mnist(limit=100)[1][0].")
+            raise ValueError(
+                "images must be a non-empty NumPy array of images, e.g. x_test from "
+                "toolkit.datasets.load_mnist(limit=100)[1][0]."
+            )
         if labels is not None and len(panel_data.labels_1d(labels)) != len(images):
             raise ValueError(f"labels has {len(labels)} entries but images has {len(images)}; pass matching arrays.")
         self.model, self.images, self.max_maps = model, images, max_maps
@@ -191,10 +168,13 @@ class ActivationExplorer(Panel):
         addresses = [a for _, a in options]
         if layer is not None and layer not in addresses:
             raise ValueError(f"no layer call {layer!r} in model {model.name!r}; pick one of: {', '.join(addresses)}.")
-        self.image = widgets.IntSlider(value=index, min=0, max=len(images) - 1, description="image",
-                                       continuous_update=False)
-        self.layer = widgets.Dropdown(options=options, value=layer or _first_map(addresses, first), description="layer call",
-                                      layout=widgets.Layout(width="max-content"))
+        self.image = widgets.IntSlider(
+            value=index, min=0, max=len(images) - 1, description="image", continuous_update=False
+        )
+        start = layer or _first_map(addresses, first)
+        self.layer = widgets.Dropdown(
+            options=options, value=start, description="layer call", layout=widgets.Layout(width="max-content")
+        )
         self.output = widgets.Output()
         self._runner: LatestOnly[tuple[int, str]] = LatestOnly(self._render, background=background)
         self._render((self.image.value, self.layer.value))
@@ -210,8 +190,16 @@ class ActivationExplorer(Panel):
         self._runner.request((self.image.value, self.layer.value))
 
     def _render(self, choice: tuple[int, str]) -> None:
-        self.state = explore(self.model, self.extractor, self.images, choice[0], choice[1], labels=self.labels,
-                             class_names=self.class_names, max_maps=self.max_maps)
+        self.state = explore(
+            self.model,
+            self.extractor,
+            self.images,
+            choice[0],
+            choice[1],
+            labels=self.labels,
+            class_names=self.class_names,
+            max_maps=self.max_maps,
+        )
         show(self.output, html_record(self.state._repr_html_(), str(self.state)))
 
     def _runners(self) -> list[LatestOnly[Any]]:

@@ -16,8 +16,10 @@ CLASS_NAMES = {"mnist": tuple(str(d) for d in range(10)), "cifar10": tuple(datas
 def load_subset(name: str, n_train: int, n_test: int, seed: int = 0) -> datasets.Splits:
     """``toolkit.datasets.load_<name>(limit=(n_train, n_test), seed=seed)``: class-balanced, seeded."""
     if name not in DATASETS:
-        raise ValueError(f"data must be one of {', '.join(repr(d) for d in DATASETS)} (got {name!r}); "
-                         f"e.g. TrainingPanel(model, data='mnist').")
+        raise ValueError(
+            f"data must be one of {', '.join(repr(d) for d in DATASETS)} (got {name!r}); "
+            f"e.g. TrainingPanel(model, data='mnist')."
+        )
     loader = datasets.load_mnist if name == "mnist" else datasets.load_cifar10
     return loader(limit=(n_train, n_test), seed=seed)
 
@@ -26,8 +28,9 @@ def input_shape_of(model: Any) -> tuple[int | None, ...]:
     """The model's one input shape without the batch dimension; several inputs are an error."""
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, list):
-        raise ValueError(f"model {model.name!r} has {len(shape)} inputs; the panels feed images to models "
-                         f"with ONE image input.")
+        raise ValueError(
+            f"model {model.name!r} has {len(shape)} inputs; the panels feed images to models with ONE image input."
+        )
     if shape is None:
         raise ValueError(f"model {model.name!r} has no input shape yet; start it with keras.Input(shape=...).")
     return tuple(shape[1:])
@@ -49,12 +52,15 @@ def fit_to_input(x: np.ndarray, model: Any) -> np.ndarray:
     sample = out.shape[1:]
     if _fits(sample, want):
         return out
-    if None not in want and math.prod(want) == math.prod(sample):
-        return out.reshape((len(out), *want))
+    sizes = [d for d in want if d is not None]
+    if len(sizes) == len(want) and math.prod(sizes) == math.prod(sample):
+        return out.reshape((len(out), *sizes))
     if len(want) == len(sample) + 1 and want[-1] == 1 and _fits(sample, want[:-1]):
         return out[..., None]
-    raise ValueError(f"model {model.name!r} expects inputs of shape {want} (batch left out) but the images are "
-                     f"{sample}; pick the data set the model was built for, or change its keras.Input(shape=...).")
+    raise ValueError(
+        f"model {model.name!r} expects inputs of shape {want} (batch left out) but the images are "
+        f"{sample}; pick the data set the model was built for, or change its keras.Input(shape=...)."
+    )
 
 
 def _fits(have: tuple[int, ...], want: tuple[int | None, ...]) -> bool:

@@ -50,17 +50,20 @@ def ensure_compiled(model: Any) -> bool:
     if getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
         return False
     last = model.layers[-1] if model.layers else None
-    softmax = type(last).__name__ == "Softmax" or getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax),
-                  metrics=["accuracy"])
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    softmax = type(last).__name__ == "Softmax" or activation == "softmax"
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax), metrics=["accuracy"]
+    )
     return True
 
 
 class _PanelCallback(keras.callbacks.Callback):
     """Stops at the end of a batch once ``stop`` is set; reports batches and finished epochs."""
 
-    def __init__(self, stop: threading.Event, on_batch: Callable[[int], None],
-                 on_epoch: Callable[[dict[str, float]], None]) -> None:
+    def __init__(
+        self, stop: threading.Event, on_batch: Callable[[int], None], on_epoch: Callable[[dict[str, float]], None]
+    ) -> None:
         super().__init__()
         self.stop, self.on_batch, self.on_epoch = stop, on_batch, on_epoch
 
@@ -78,9 +81,19 @@ class TrainingPanel(Panel):
 
     title = "TrainingPanel"
 
-    def __init__(self, model: ModelSource, data: str = "mnist", *, epochs: int = 3, n_train: int = 2000,
-                 n_test: int = 500, batch_size: int = 64, seed: int = 0, callbacks: Sequence[Any] = (),
-                 background: bool = True) -> None:
+    def __init__(
+        self,
+        model: ModelSource,
+        data: str = "mnist",
+        *,
+        epochs: int = 3,
+        n_train: int = 2000,
+        n_test: int = 500,
+        batch_size: int = 64,
+        seed: int = 0,
+        callbacks: Sequence[Any] = (),
+        background: bool = True,
+    ) -> None:
         self.source = model
         (self.x_train, y_train), (self.x_test, y_test) = panel_data.load_subset(data, n_train, n_test, seed)
         self.y_train, self.y_test = panel_data.labels_1d(y_train), panel_data.labels_1d(y_test)
@@ -92,27 +105,39 @@ class TrainingPanel(Panel):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last_status = 0.0
-        self.epochs = widgets.IntSlider(value=epochs, min=1, max=max(20, epochs), description="epochs",
-                                        continuous_update=False)
+        self.epochs = widgets.IntSlider(
+            value=epochs, min=1, max=max(20, epochs), description="epochs", continuous_update=False
+        )
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.status = widgets.HTML(self._describe_data())
         self.output = widgets.Output()
         self.train_button.on_click(self._on_train_click)
         self.stop_button.on_click(lambda _: self.stop())
-        self.widget = widgets.VBox([widgets.HBox([self.epochs, self.train_button, self.stop_button]),
-                                    self.status, self.output])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.epochs, self.train_button, self.stop_button]), self.status, self.output]
+        )
 
     def _describe_data(self) -> str:
-        return (f"{len(self.x_train):,} training and {len(self.x_test):,} test images of {self.data} "
-                f"(seeded, class-balanced subset)")
+        return (
+            f"{len(self.x_train):,} training and {len(self.x_test):,} test images of {self.data} "
+            f"(seeded, class-balanced subset)"
+        )
+
+    @property
+    def model(self) -> Any:
+        """The model the curves belong to: the one trained last (None before the first training)."""
+        return self._model
 
     def current_model(self) -> Any:
+        """The model a click would train now: the model given, or the tuner's current one."""
         src = self.source
         model = src if isinstance(src, keras.Model) else src.model if hasattr(src, "model") else src()
         if not isinstance(model, keras.Model):
-            raise TypeError(f"TrainingPanel needs a Keras model, a LayerTuner or a function returning a model; "
-                            f"it got {type(model).__name__}. Pass the model itself, e.g. TrainingPanel(model).")
+            raise TypeError(
+                f"TrainingPanel needs a Keras model, a LayerTuner or a function returning a model; "
+                f"it got {type(model).__name__}. Pass the model itself, e.g. TrainingPanel(model)."
+            )
         return model
 
     def train(self, epochs: int | None = None) -> dict[str, list[float]]:
@@ -130,7 +155,8 @@ class TrainingPanel(Panel):
             first = " ".join(str(err).split()).split(". ")[0].replace("`", "")[:160]
             self.status.value = html.escape(
                 f"Training failed ({type(err).__name__}: {first}); check that the model takes {self.data} "
-                f"images and ends in 10 outputs, one per class.")
+                f"images and ends in 10 outputs, one per class."
+            )
         finally:
             self.training = False
             self.train_button.disabled, self.stop_button.disabled = False, True
@@ -146,8 +172,16 @@ class TrainingPanel(Panel):
         steps = int(np.ceil(len(x) / self.batch_size))
         self.status.value = f"training epochs {done + 1} to {done + n} ..."
         callback = _PanelCallback(self._stop, lambda b: self._progress(b, steps), self._epoch_done)
-        model.fit(x, self.y_train, batch_size=self.batch_size, epochs=done + n, initial_epoch=done,
-                  validation_data=(xt, self.y_test), verbose=0, callbacks=[callback, *self.callbacks])
+        model.fit(
+            x,
+            self.y_train,
+            batch_size=self.batch_size,
+            epochs=done + n,
+            initial_epoch=done,
+            validation_data=(xt, self.y_test),
+            verbose=0,
+            callbacks=[callback, *self.callbacks],
+        )
         how = "stopped" if self._stop.is_set() else "done"
         self.status.value = html.escape(f"{how}: {self.summary_line()}")
 

@@ -66,8 +66,10 @@ class TunerState:
 
     def totals_text(self) -> str:
         since = f" since {self.since()}" if self.since() else ""
-        return (f"Params: {self.total_params:,}{_fmt_change(self.params_change)} | "
-                f"MACs per sample: {self.total_macs:,}{_fmt_change(self.macs_change)}{since}")
+        return (
+            f"Params: {self.total_params:,}{_fmt_change(self.params_change)} | "
+            f"MACs per sample: {self.total_macs:,}{_fmt_change(self.macs_change)}{since}"
+        )
 
     def __str__(self) -> str:
         if self.error is not None:
@@ -76,7 +78,8 @@ class TunerState:
 
     def _repr_html_(self) -> str:
         if self.error is not None:
-            return f'<p class="toolkit-build-error" style="color:#a40000;font-weight:bold">{html.escape(self.error)}</p>'
+            style = "color:#a40000;font-weight:bold"
+            return f'<p class="toolkit-build-error" style="{style}">{html.escape(self.error)}</p>'
         assert self.summary is not None
         since = f' <span style="color:#666">(change since {html.escape(self.since())})</span>' if self.since() else ""
         totals = (
@@ -86,10 +89,17 @@ class TunerState:
             f'MACs per sample: <b class="toolkit-total-macs">{self.total_macs:,}</b>'
             f"{_fmt_change(self.macs_change)}{since}</p>"
         )
-        picture = (inline_svg(self.diagram.svg) if self.diagram is not None
-                   else f'<p style="color:#a40000">{html.escape(self.diagram_note)}</p>' if self.diagram_note else "")
-        return (f'<div class="toolkit-tuner">{totals}<div style="display:flex;flex-wrap:wrap;gap:16px;'
-                f'align-items:flex-start"><div>{self.summary._repr_html_()}</div><div>{picture}</div></div></div>')
+        picture = (
+            inline_svg(self.diagram.svg)
+            if self.diagram is not None
+            else f'<p style="color:#a40000">{html.escape(self.diagram_note)}</p>'
+            if self.diagram_note
+            else ""
+        )
+        return (
+            f'<div class="toolkit-tuner">{totals}<div style="display:flex;flex-wrap:wrap;gap:16px;'
+            f'align-items:flex-start"><div>{self.summary._repr_html_()}</div><div>{picture}</div></div></div>'
+        )
 
 
 def _change(now: int | None, before: int | None) -> int | None:
@@ -100,8 +110,14 @@ def _fmt_change(delta: int | None) -> str:
     return "" if delta is None else f" ({delta:+,})"
 
 
-def render_state(build: Callable[..., Any], values: dict[str, Any], previous: TunerState | None = None, *,
-                 input_shape: InputShape = None, show_diagram: bool = True) -> TunerState:
+def render_state(
+    build: Callable[..., Any],
+    values: dict[str, Any],
+    previous: TunerState | None = None,
+    *,
+    input_shape: InputShape = None,
+    show_diagram: bool = True,
+) -> TunerState:
     """Build ``build(**values)`` and describe it; a failure becomes a one-sentence ``error``, never an exception.
 
     ``previous`` is the last setting that built: totals are compared with it, and an error names the controls
@@ -115,8 +131,9 @@ def render_state(build: Callable[..., Any], values: dict[str, Any], previous: Tu
     except Exception as err:
         return TunerState(values, error=build_errors.friendly_error(err, values, good), previous=previous)
     if not isinstance(model, keras.Model):
-        return TunerState(values, error=build_errors.not_a_model(model, getattr(build, "__name__", "build")),
-                          previous=previous)
+        return TunerState(
+            values, error=build_errors.not_a_model(model, getattr(build, "__name__", "build")), previous=previous
+        )
     if input_shape is None and not model.built:
         return TunerState(values, error=build_errors.no_input_shape(), previous=previous)
     try:
@@ -142,8 +159,15 @@ class LayerTuner(Panel):
 
     title = "LayerTuner"
 
-    def __init__(self, build: Callable[..., Any], *, input_shape: InputShape = None, show_diagram: bool = True,
-                 background: bool = True, **controls: Any) -> None:
+    def __init__(
+        self,
+        build: Callable[..., Any],
+        *,
+        input_shape: InputShape = None,
+        show_diagram: bool = True,
+        background: bool = True,
+        **controls: Any,
+    ) -> None:
         self.build = build
         self.controls = make_controls(build, controls)
         self.input_shape = input_shape
@@ -179,8 +203,9 @@ class LayerTuner(Panel):
         self._runner.request(self.values())
 
     def _render(self, values: dict[str, Any]) -> None:
-        state = render_state(self.build, values, self._last_good, input_shape=self.input_shape,
-                             show_diagram=self.show_diagram)
+        state = render_state(
+            self.build, values, self._last_good, input_shape=self.input_shape, show_diagram=self.show_diagram
+        )
         self.state = state
         if state.ok:
             self._last_good = state
@@ -191,5 +216,6 @@ class LayerTuner(Panel):
         return [self._runner]
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(f"LayerTuner: {build_errors.describe(self.state.values)}", self.state._repr_html_(),
-                        str(self.state))
+        return Snapshot(
+            f"LayerTuner: {build_errors.describe(self.state.values)}", self.state._repr_html_(), str(self.state)
+        )

@@ -1,0 +1,95 @@
+"""Grade copies of exercise 1's solution and print submissions per minute and where the time goes.
+
+    KERAS_COURSE_DATA=/path/to/data .venv/bin/python benchmarks/bench_grader.py [--copies 20] [--workers 2]
+        [--variant build-only|full|both]
+
+``full`` is exercise 1 as written (it trains an MLP on 2,000 MNIST images for 5 epochs); ``build-only`` is the same
+solution without the training task (the cells that load data, fit or check accuracy are removed), which is what the
+issue's target (>= 10 submissions per minute on 2 cores) is about. The "kernel start" share is the time from
+pytest's start to the first cell (starting Python, importing TensorFlow through the toolkit, starting ipykernel)
+over the time each submission took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course.grading import Job, default_threads, grade_jobs  # noqa: E402
+from course.notebook_format import load_exercise  # noqa: E402
+from course.sandbox import Limits  # noqa: E402
+
+SOLUTION = ROOT / "course" / "solutions" / "ex01_sequential.ipynb"
+TRAINING = ("load_mnist", ".fit(", "check_accuracy")
+
+
+def build_only(path: Path, folder: Path) -> Path:
+    """A copy of the solution without the cells that load data, train or measure accuracy."""
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type != "code" or not any(t in c.source for t in TRAINING)]
+    target = folder / f"{path.stem}_build_only.ipynb"
+    nbformat.write(nb, str(target))
+    return target
+
+
+def import_seconds() -> float:
+    """Starting Python and importing the toolkit (and so TensorFlow) once, with nothing else running."""
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import toolkit"], cwd=ROOT, check=True, capture_output=True)
+    return time.monotonic() - start
+
+
+def bench(source: Path, copies: int, workers: int, label: str) -> None:
+    exercise = load_exercise(source)
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = Path(tmp)
+        for i in range(copies):
+            (subs / f"student{i:02d}.ipynb").write_bytes(source.read_bytes())
+        jobs = [Job(exercise, p) for p in sorted(subs.glob("*.ipynb"))]
+        limits = Limits(cell_timeout=120, timeout=600, threads=default_threads(workers))
+        start = time.monotonic()
+        results = grade_jobs(jobs, limits, workers=workers, progress=False)
+        wall = time.monotonic() - start
+    full = sum(r.total == r.max_points for r in results)
+    ready = [r.kernel_ready_s for r in results if r.kernel_ready_s is not None]
+    seconds = [r.seconds for r in results]
+    print(f"\n== {label}: {copies} copies of {source.name}, {workers} workers ==")
+    print(f"full marks:               {full}/{copies} (statuses: {sorted({r.status for r in results})})")
+    print(f"wall time:                {wall:.1f} s")
+    print(f"submissions per minute:   {copies / wall * 60:.1f}")
+    print(f"per submission:           mean {statistics.mean(seconds):.1f} s, max {max(seconds):.1f} s")
+    if ready:
+        share = sum(ready) / sum(seconds)
+        print(f"kernel start + TF import: mean {statistics.mean(ready):.1f} s = {share:.0%} of each submission's time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--variant", choices=["build-only", "full", "both"], default="both")
+    args = parser.parse_args()
+    if not os.environ.get("KERAS_COURSE_DATA"):
+        sys.exit("set KERAS_COURSE_DATA to the folder holding mnist.npz (exercise 1 trains on MNIST)")
+    print(f"python + import toolkit (TensorFlow), alone: {import_seconds():.1f} s")
+    print(f"cpu cores seen: {os.cpu_count()}; note: timings on a shared machine are inflated by other load")
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.variant in ("build-only", "both"):
+            bench(build_only(SOLUTION, Path(tmp)), args.copies, args.workers, "build-only")
+        if args.variant in ("full", "both"):
+            bench(SOLUTION, args.copies, args.workers, "full (with training)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Pictures for the activation explorer: feature-map mosaics, input images and class-probability bars.
+
+Pure functions of NumPy arrays (no Keras), so they are tested with made-up arrays in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from toolkit.panel_output import figure_png
+
+
+def probabilities(output: np.ndarray) -> np.ndarray | None:
+    """The class probabilities of one sample's output: as given if they already sum to 1, else a softmax."""
+    p = np.asarray(output, dtype="float64").reshape(-1)
+    if output.ndim != 1 or p.size < 2:
+        return None
+    if p.min() >= 0 and abs(p.sum() - 1) < 1e-3:
+        return p
+    e = np.exp(p - p.max())
+    return e / e.sum()
+
+
+def feature_grid(activation: np.ndarray, max_maps: int = 32, columns: int = 8) -> np.ndarray:
+    """Feature maps (H, W, C) as one RGB mosaic, each map scaled to its own range (viridis colours);
+    a vector (N,) or a sequence (T, C) becomes one heat map."""
+    from matplotlib import colormaps
+
+    a = np.asarray(activation, dtype="float32")
+    if a.ndim == 1:
+        width = min(32, a.size)
+        a = np.pad(a, (0, -a.size % width), constant_values=np.nan).reshape(-1, width)[..., None]
+    elif a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3:
+        raise ValueError(f"cannot draw an output of shape {a.shape}; pick a call whose output has 1 to 3 axes.")
+    maps = np.moveaxis(a[..., :max_maps], -1, 0)
+    lo = np.nanmin(maps, axis=(1, 2), keepdims=True)
+    span = np.nanmax(maps, axis=(1, 2), keepdims=True) - lo
+    scaled = np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0)
+    cols = min(columns, len(maps))
+    rows = -(-len(maps) // cols)
+    h, w = maps.shape[1:]
+    mosaic = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, 3), 255, dtype=np.uint8)
+    rgb = (colormaps["viridis"](scaled)[..., :3] * 255).astype(np.uint8)
+    rgb[np.isnan(maps)] = 255
+    for i, tile in enumerate(rgb):
+        r, c = divmod(i, cols)
+        mosaic[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = tile
+    return mosaic
+
+
+def display_pixels(image: np.ndarray) -> np.ndarray:
+    """An image as uint8 pixels for display: (H, W) grey or (H, W, 3) colour."""
+    x = np.asarray(image)
+    if x.dtype != np.uint8:
+        x = np.clip(x * (255 if x.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    return x[..., 0] if x.ndim == 3 and x.shape[-1] == 1 else x
+
+
+def probability_bars_png(p: np.ndarray, names: Sequence[str]) -> bytes:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2.6, 1.6))
+    ax = fig.subplots()
+    labels = [names[k] if k < len(names) else str(k) for k in range(len(p))]
+    ax.barh(range(len(p)), p, color=["#d95f02" if k == int(np.argmax(p)) else "#7570b3" for k in range(len(p))])
+    ax.set_yticks(range(len(p)), labels, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.tick_params(axis="x", labelsize=6)
+    return figure_png(fig, dpi=90)
