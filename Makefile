@@ -44,8 +44,10 @@ unit: $(STAMP)
 	$(BIN)/pytest tests
 
 notebooks: $(STAMP)
-	$(BIN)/pytest --nbval notebooks course/solutions --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--nbval-cell-timeout=900 -p no:cacheprovider
+	@mkdir -p artifacts && rm -f artifacts/results.jsonl
+	KERAS_COURSE_RESULTS=$(CURDIR)/artifacts/results.jsonl $(BIN)/pytest --nbval notebooks course/solutions \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 -p no:cacheprovider \
+		--junitxml=artifacts/notebooks.xml -o junit_family=xunit1
 
 benchmarks: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -44,10 +44,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# JupyterLab settings for this run only: no news pop-up over the notebook, no autosave.
+# JupyterLab settings for this run only: no news pop-up, no kernel-choice dialog, no autosave.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
 }
 SERVER_START_S, RUN_ALL_S, REBUILD_S = 120, 240, 60
 

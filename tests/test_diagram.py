@@ -40,7 +40,8 @@ def test_nested_models_become_clusters_with_edges_through_them() -> None:
 
 def test_subclassed_model_is_drawn_from_its_trace() -> None:
     d = toolkit.diagram(zoo.SubclassedMLP(True, True), input_shape=(784,))
-    assert '"dense1[0]" -> "dropout[0]"' in d.dot and '"bn[0]" -> "dense2[0]"' in d.dot
+    assert '"inputs" -> "dense1[0]"' in d.dot and '"dense1[0]" -> "dropout[0]"' in d.dot
+    assert '"bn[0]" -> "dense2[0]"' in d.dot
     assert d.svg.lstrip().startswith("<?xml") and "dense2[0] : Dense" in d.svg
     assert d._repr_svg_() == d.svg
 

@@ -20,10 +20,10 @@ from toolkit.nodes import (
     output_shape_at,
 )
 from toolkit.summary import ModelSummary, summary
-from toolkit.training import EpochLogger
+from toolkit.training import EpochLogger, record_result
 
 __all__ = [
     "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "ModelSummary", "calls", "datasets", "diagram",
     "doctor", "feature_extractor", "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at",
-    "output_of", "output_shape_at", "seed", "summary",
+    "output_of", "output_shape_at", "record_result", "seed", "summary",
 ]

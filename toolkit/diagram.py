@@ -132,11 +132,17 @@ def build_dot(record: ModelRecord, *, show_shapes: bool = True, expand_nested: b
         body.setdefault(r.container if per_call else _first_container(r, drawn), []).append(
             f"{_quote(nid)} [label={_quote(_label(r, show_shapes, per_call))}, fillcolor={_quote(fill)}];")
     lines += _emit(body, "", {r.address: r for r in rows}, indent="  ")
+    by_address = {x.address: x for x in drawn}
+    outside = sorted({p for r in drawn for p in r.parents if p not in by_address and p not in sinks})
+    for name in outside:  # a traced model's own inputs ("inputs", "inputs[1]") have no layer of their own
+        lines.append(f'  {_quote(name)} [shape=oval, style=filled, fillcolor="#eeeeee"];')
     for r in drawn:
         for parent in r.parents:
             for source in sinks.get(parent, [parent]):
-                src = next((x for x in drawn if x.address == source), None)
+                src = by_address.get(source)
                 if src is None:
+                    if source in outside:
+                        lines.append(f"  {_quote(source)} -> {_quote(node_id(r))};")
                     continue
                 label = f" [label={_quote(fmt_shapes(r.input_shapes))}]" if show_shapes and not per_call else ""
                 if not per_call and calls_per_layer[r.layer_id] > 1:

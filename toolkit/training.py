@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from toolkit._keras import keras
@@ -39,3 +41,24 @@ class EpochLogger(keras.callbacks.Callback):
             else:
                 parts.append(f"{key} {float(value):.{self.digits}f}")
         print(" - ".join(parts), flush=True)
+
+
+RESULTS_ENV = "KERAS_COURSE_RESULTS"
+
+
+def record_result(notebook: str, **metrics: float) -> None:
+    """Print a lesson's key results (``result test_accuracy = 0.9793``) and, when the environment variable
+    KERAS_COURSE_RESULTS names a file, append them there as one JSON line for benchmarks/bench_lessons.py."""
+    if not metrics:
+        raise ValueError("record_result() needs at least one metric, e.g. record_result('01', test_accuracy=acc).")
+    clean = {}
+    for name, value in metrics.items():
+        try:
+            clean[name] = float(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"metric {name!r} must be a number (got {value!r}).") from err
+        print(f"result {name} = {clean[name]:.4f}")
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"notebook": notebook, **clean}) + "\n")

@@ -1,0 +1,309 @@
+"""The grader: rebuild rules and result verification (fast), then the hostile fixtures and every exercise end to end.
+
+The end-to-end part runs real kernels (marked slow): one grading run over tests/fixtures/submissions/ex01 through
+the `course grade` command, and one over the solution and the starter of every exercise in course/solutions.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from course.cli import main
+from course.gradebook import CheckResult, Gradebook, SubmissionResult, feedback_markdown, gradebook_csv
+from course.grading import Job, Unreadable, grade_jobs, read_submission
+from course.nbval_plugin import sign
+from course.notebook_format import course_meta, find_exercises, resolve_exercise
+from course.rebuild import rebuild
+from course.sandbox import Limits, _read_results, preflight, run_notebook
+from course.starters import EXERCISES_DIR
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SUBMISSIONS = FIXTURES / "submissions" / "ex01"
+CELL_TIMEOUT = 15
+COLUMNS = ["q1_build", "q1_params", "q2_predict", "q3_train", "q4_add_pop"]
+
+# student -> (points per check in COLUMNS order, status, text that must be in notes, text that must be in feedback)
+EXPECTED: dict[str, tuple[tuple[int, ...], str, list[str], list[str]]] = {
+    "correct": ((3, 1, 2, 3, 2), "graded", [], ["11 / 11 points"]),
+    "wrong_answers": (
+        (3, 0, 0, 0, 0),
+        "graded",
+        [],
+        ["Your answer to ex01_q2_hidden_shape is not right", "found:    (32, 784)", "accuracy of the model 'mlp' is"],
+    ),
+    "unmodified_starter": ((0, 0, 0, 0, 0), "graded", [], ["raised NotImplementedError: Exercise: build the model"]),
+    "deleted_check": ((3, 1, 2, 3, 2), "graded", ["check 'q1_build' was missing (deleted?)"], []),
+    "check_assert_true": ((0, 0, 2, 3, 2), "graded", ["check 'q1_build' was edited"], ["'dense_a'"]),
+    "moved_check": ((3, 1, 2, 3, 2), "graded", ["check 'q4_add_pop' was moved"], []),
+    "recreated_check": (
+        (3, 1, 0, 3, 2),
+        "graded",
+        ["looks like check 'q2_predict' re-created without its metadata", "check 'q2_predict' was missing"],
+        [],
+    ),
+    "infinite_loop": ((3, 1, 2, 3, 2), "graded", [], [f"ran for more than {CELL_TIMEOUT} seconds and was stopped"]),
+    "stubborn_loop": ((3, 1, 2, 0, 0), "timeout", [], [f"ran for more than {CELL_TIMEOUT} seconds"]),
+    "kernel_crash": ((3, 1, 2, 0, 0), "kernel died", [], ["The Python kernel died while running your cell"]),
+    "sys_exit": ((3, 1, 2, 3, 2), "graded", [], ["called sys.exit()"]),
+    "megabytes": ((3, 1, 2, 3, 2), "graded", [], []),
+    "invalid_json": ((0, 0, 0, 0, 0), "invalid", [], ["not valid JSON"]),
+    "not_a_notebook": ((0, 0, 0, 0, 0), "invalid", [], ["not valid JSON"]),
+    "empty_notebook": ((0, 0, 0, 0, 0), "empty", [], ["no code cells"]),
+    "read_solution": ((0, 0, 0, 0, 0), "graded", ["review: cell 3 mentions the solutions"], []),
+    "tamper_helpers": ((0, 0, 0, 0, 0), "graded", ["review: cell 3 replaces check helpers"], ["'probs'"]),
+    "tamper_transformer": (
+        (0, 0, 0, 0, 0),
+        "graded",
+        ["review: cell 3 registers an IPython input transformer", "passed without printing its token"],
+        ["never confirmed that it ran"],
+    ),
+}
+
+
+# ---------------------------------------------------------------- fast: reading, rebuilding, verifying, rendering
+
+
+def test_fixture_files_are_reproducible_from_the_current_exercise(tmp_path: Path) -> None:
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import make_submissions
+    finally:
+        sys.path.remove(str(FIXTURES))
+    fresh = make_submissions.build(tmp_path)
+    assert {p.name for p in fresh} == {p.name for p in SUBMISSIONS.iterdir()} == {f"{s}.ipynb" for s in EXPECTED}
+    stale = [p.name for p in fresh if p.read_bytes() != (SUBMISSIONS / p.name).read_bytes()]
+    assert not stale, f"run `python tests/fixtures/make_submissions.py`: {stale}"
+
+
+def test_read_submission_explains_unreadable_files() -> None:
+    with pytest.raises(Unreadable, match="not valid JSON"):
+        read_submission(SUBMISSIONS / "invalid_json.ipynb")
+    with pytest.raises(Unreadable, match="not valid JSON"):
+        read_submission(SUBMISSIONS / "not_a_notebook.ipynb")
+
+
+def test_read_submission_refuses_json_that_is_not_a_notebook(tmp_path: Path) -> None:
+    path = tmp_path / "list.ipynb"
+    path.write_text("[1, 2, 3]")
+    with pytest.raises(Unreadable, match="not a Jupyter notebook"):
+        read_submission(path)
+
+
+def _rebuilt(name: str) -> Any:
+    return rebuild(resolve_exercise("ex01"), read_submission(SUBMISSIONS / f"{name}.ipynb"))
+
+
+def test_rebuild_takes_every_check_from_the_source_in_source_order() -> None:
+    exercise = resolve_exercise("ex01")
+    rebuilt = _rebuilt("check_assert_true")
+    trusted = [c for c in rebuilt.notebook.cells if course_meta(c)]
+    source = [c for c in exercise.notebook.cells if course_meta(c)]
+    assert [c.source for c in trusted] == [c.source for c in source]  # hidden check and locked cells included
+    assert "assert True" not in [c.source for c in rebuilt.notebook.cells]
+    students = [c for c in rebuilt.notebook.cells if not course_meta(c)]
+    assert all(set(c.metadata) == {"grader"} for c in students)
+
+
+def test_rebuild_puts_answers_before_their_check_even_when_the_check_was_moved() -> None:
+    cells = _rebuilt("moved_check").notebook.cells
+    position = {c.source.splitlines()[0]: i for i, c in enumerate(cells)}
+    head = next(i for i, c in enumerate(cells) if c.source.startswith('head = keras.Sequential(name="head")'))
+    check = next(i for i, c in enumerate(cells) if course_meta(c).get("check") == "q4_add_pop")
+    assert head < check == len(cells) - 1, position
+
+
+def test_rebuild_runs_a_recreated_check_as_student_code_and_says_so() -> None:
+    rebuilt = _rebuilt("recreated_check")
+    assert sum(course_meta(c).get("check") == "q2_predict" for c in rebuilt.notebook.cells) == 1
+    assert any("(32, 64)" in c.source and not course_meta(c) for c in rebuilt.notebook.cells)
+    assert rebuilt.notes == (
+        "cell 8 looks like check 'q2_predict' re-created without its metadata: it ran as your own code and earns "
+        "nothing; the original check was used",
+        "check 'q2_predict' was missing (deleted?); the original was used",
+    )
+
+
+def test_rebuild_of_an_untouched_starter_notes_nothing() -> None:
+    rebuilt = _rebuilt("unmodified_starter")
+    assert rebuilt.notes == () and rebuilt.flags == ()
+
+
+def test_signed_results_are_verified_and_forged_lines_dropped(tmp_path: Path) -> None:
+    secret = "s" * 64
+    good = {"kind": "cell", "check": "q1", "passed": True}
+    forged = json.dumps({"record": {"kind": "cell", "check": "q2", "passed": True}, "mac": "0" * 64})
+    resigned = sign("another secret", {"kind": "cell", "check": "q3", "passed": True})
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join([sign(secret, good), forged, resigned, "not json"]) + "\n")
+    records, rejected = _read_results(path, secret)
+    assert records == [good] and rejected == 3
+
+
+def test_limits_validate_their_values() -> None:
+    with pytest.raises(ValueError, match="cell_timeout must be a positive number of seconds"):
+        Limits(cell_timeout=0)
+    with pytest.raises(ValueError, match="no such user 'no-such-user-here'|needs the grader to run as root"):
+        Limits(user="no-such-user-here")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="--user needs root")
+def test_user_preflight_either_works_or_says_how_to_fix() -> None:
+    try:
+        preflight(Limits(user="nobody"))
+    except ValueError as err:
+        assert "cannot start" in str(err) and "GUIDE.md, section 6" in str(err)
+    else:  # this machine lets 'nobody' run the course's Python: then a kernel really runs as nobody
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nassert os.getuid() != 0")])
+        nb.metadata["kernelspec"] = {"name": "python3"}
+        outcome = run_notebook(nb, Limits(user="nobody", preload=None))
+        assert [c["passed"] for c in outcome.cells()] == [True]
+
+
+def _result(student: str, points: tuple[int, ...], status: str = "graded") -> SubmissionResult:
+    checks = tuple(
+        CheckResult(f"q{i}", p, 2, i == 2, p == 2, "" if p == 2 else f"q{i} failed\n  hint: h")
+        for i, p in enumerate(points, 1)
+    )
+    return SubmissionResult(student, "ex09", status, checks, notes=("check 'q1' was edited",), flags=("cell 2 x",))
+
+
+def test_gradebook_csv_and_feedback_render_from_records() -> None:
+    results = [_result("bob", (2, 0)), _result("alice", (2, 2))]
+    assert gradebook_csv(results) == (
+        "student,q1,q2,total,max_points,status,notes\n"
+        "alice,2,2,4,4,graded,check 'q1' was edited; review: cell 2 x\n"
+        "bob,2,0,2,4,graded,check 'q1' was edited; review: cell 2 x\n"
+    )
+    text = feedback_markdown(results[0])
+    assert (
+        "**2 / 4 points**" in text and "- ✗ hidden check `q2`: failed, 0/2 points\n  - q2 failed\n      hint: h" in text
+    )
+    assert "review" not in text and "check 'q1' was edited" in text
+
+
+def test_gradebook_write_replaces_files_and_drops_feedback_of_past_students(tmp_path: Path) -> None:
+    Gradebook((_result("old", (0, 0)), _result("kept", (0, 0)))).write(tmp_path)
+    Gradebook((_result("kept", (2, 2)),)).write(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["kept.md"]
+    assert "kept,2,2,4" in (tmp_path / "gradebook.csv").read_text()
+    assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left behind
+
+
+# ---------------------------------------------------------------- slow: real kernels
+
+
+def _tiny(*sources: str) -> Any:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3"}
+    return nb
+
+
+def _lingering_kernels() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "kernel_launcher.py" in cmd and "course-grade-" in cmd:
+            launcher = cmd.split("\0")[1]
+            if not Path(launcher).exists():  # its private folder is gone: nobody will ever stop it
+                found.append(cmd)
+    return found
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_noticed_within_seconds_not_at_the_cell_timeout() -> None:
+    outcome = run_notebook(_tiny("x = 1", "import os\nos._exit(1)", "y = 2"), Limits(cell_timeout=120, preload=None))
+    cells = outcome.cells()
+    assert [c["passed"] for c in cells[:2]] == [True, False] and cells[1]["died"]
+    assert cells[1]["seconds"] < 5
+    assert len(cells) == 2  # the session stopped at the dead kernel
+
+
+@pytest.mark.slow
+def test_the_notebook_timeout_stops_everything() -> None:
+    outcome = run_notebook(_tiny("import time\ntime.sleep(120)"), Limits(timeout=6, cell_timeout=120, preload=None))
+    assert outcome.timed_out and outcome.wall_s < 15
+    assert not _lingering_kernels()
+
+
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`course grade` over the fixture folder, recording the submissions' bytes and times before and after."""
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in SUBMISSIONS.iterdir()}
+    out = tmp_path_factory.mktemp("grades")
+    args = ["grade", "ex01", str(SUBMISSIONS), "--out", str(out), "--workers", "2"]
+    code = main([*args, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "240"])
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in SUBMISSIONS.iterdir()}
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return {"code": code, "out": out, "rows": rows, "before": before, "after": after}
+
+
+@pytest.mark.slow
+def test_grading_the_fixture_folder_gives_every_row_its_expected_score(fixture_run: dict[str, Any]) -> None:
+    assert fixture_run["code"] == 0
+    rows = fixture_run["rows"]
+    assert list(rows) == sorted(EXPECTED)
+    for student, (points, status, notes, _) in EXPECTED.items():
+        row = rows[student]
+        got = tuple(int(row[c]) for c in COLUMNS)
+        assert (got, row["status"]) == (points, status), f"{student}: {row}"
+        assert int(row["total"]) == sum(points) and row["max_points"] == "11"
+        for text in notes:
+            assert text in row["notes"], f"{student}: {text!r} not in notes {row['notes']!r}"
+        if not notes:
+            assert not row["notes"], f"{student}: unexpected notes {row['notes']!r}"
+
+
+@pytest.mark.slow
+def test_every_fixture_gets_a_clear_feedback_file(fixture_run: dict[str, Any]) -> None:
+    for student, (points, _, _, feedback) in EXPECTED.items():
+        text = (fixture_run["out"] / "feedback" / f"{student}.md").read_text()
+        assert f"**{sum(points)} / 11 points**" in text
+        for line in feedback:
+            assert line in text, f"{student}: {line!r} not in feedback:\n{text}"
+        assert "review" not in text  # flags are for the instructor
+
+
+@pytest.mark.slow
+def test_grading_never_touches_a_submission_and_leaves_no_kernel(fixture_run: dict[str, Any]) -> None:
+    assert fixture_run["after"] == fixture_run["before"]
+    assert not _lingering_kernels()
+
+
+@pytest.fixture(scope="module")
+def every_exercise() -> dict[tuple[str, str], SubmissionResult]:
+    """The solution and the starter of every exercise, graded in one run with two workers."""
+    jobs = [
+        Job(resolve_exercise(str(path)), folder / path.name)
+        for path in find_exercises()
+        for folder in (path.parent, EXERCISES_DIR)
+    ]
+    results = grade_jobs(jobs, Limits(cell_timeout=60, timeout=300, threads=1), workers=2, progress=False)
+    return {(job.exercise.name, job.path.parent.name): r for job, r in zip(jobs, results)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", find_exercises(), ids=lambda p: p.stem)
+def test_every_solution_scores_full_marks(every_exercise: dict[Any, SubmissionResult], solution: Path) -> None:
+    result = every_exercise[(solution.stem, "solutions")]
+    assert (result.status, result.total) == ("graded", result.max_points), feedback_markdown(result)
+    assert not result.notes and not result.flags
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", find_exercises(), ids=lambda p: p.stem)
+def test_every_starter_scores_zero(every_exercise: dict[Any, SubmissionResult], solution: Path) -> None:
+    result = every_exercise[(solution.stem, "exercises")]
+    assert (result.status, result.total) == ("graded", 0), feedback_markdown(result)
+    assert result.max_points > 0 and not result.notes
