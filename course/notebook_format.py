@@ -57,7 +57,8 @@ class Exercise:
 
     def trusted_positions(self) -> dict[str, int]:
         """Check and lock id -> index of that cell in the source."""
-        return {trusted_id(cell): i for i, cell in enumerate(self.notebook.cells) if trusted_id(cell)}
+        ids = ((trusted_id(cell), i) for i, cell in enumerate(self.notebook.cells))
+        return {ident: i for ident, i in ids if ident is not None}
 
 
 def course_meta(cell: Any) -> dict[str, Any]:

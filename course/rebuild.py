@@ -70,9 +70,11 @@ def _moved(order: list[tuple[int, int]]) -> set[int]:
     """Source positions out of place: those outside a longest run of cells that keep the source order."""
     best: list[list[int]] = []
     for _, pos in order:
-        longest = max((run for run in best if run[-1] < pos), key=len, default=[])
+        longest: list[int] = max((run for run in best if run[-1] < pos), key=len, default=[])
         best.append([*longest, pos])
-    keep = set(max(best, key=len, default=[]))
+    keep: set[int] = set()
+    for run in best:
+        keep = set(run) if len(run) > len(keep) else keep
     return {pos for _, pos in order if pos not in keep}
 
 

@@ -148,6 +148,9 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
         os.chown(path, *_user_ids(limits.user))
     threads = str(limits.threads)
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    # HOME moves into the private folder, so name the grader's own data cache (toolkit/_data_cache.py's default):
+    # otherwise every kernel would decode CIFAR-10 again.
+    env.setdefault("KERAS_COURSE_CACHE", str(Path("~/.cache/keras-course").expanduser()))
     env.update(
         HOME=str(work),
         TMPDIR=str(work),
@@ -186,7 +189,8 @@ def _kill_kernel(records: list[dict[str, Any]], root: Path) -> None:
 
 
 def _read_results(path: Path, secret: str) -> tuple[list[dict[str, Any]], int]:
-    records, rejected = [], 0
+    records: list[dict[str, Any]] = []
+    rejected = 0
     if not path.exists():
         return records, rejected
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():

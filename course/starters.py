@@ -47,6 +47,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make starters and feedback private to whoever wrote them
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

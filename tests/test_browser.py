@@ -44,11 +44,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# JupyterLab settings for this run only: no news pop-up, no kernel-choice dialog, no autosave.
+# JupyterLab settings for this run only: no news pop-up, no kernel-choice dialog, no autosave, all cells drawn.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "autoStartDefaultKernel": True,
+        "windowingMode": "none",  # render every cell, so off-screen widgets are in the page to read
+    },
 }
 SERVER_START_S, RUN_ALL_S, REBUILD_S = 120, 240, 60
 
@@ -74,6 +77,22 @@ def api(base: str, token: str, path: str, method: str = "GET") -> Any:
     with urllib.request.urlopen(request, timeout=10) as reply:
         body = reply.read()
     return json.loads(body) if body else None
+
+
+def wait_for_kernel(base: str, token: str, timeout: float = SERVER_START_S) -> None:
+    """Until the notebook's kernel is up, idle and connected to the page (asked through the REST API)."""
+    deadline, ready_since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            kernels = api(base, token, "/api/kernels")
+        except urllib.error.HTTPError:  # the kernel list can fail while a kernel is being replaced
+            kernels = []
+        ready = len(kernels) == 1 and kernels[0]["execution_state"] == "idle" and kernels[0]["connections"] > 0
+        ready_since = (ready_since or time.monotonic()) if ready else None
+        if ready_since is not None and time.monotonic() - ready_since > 2:  # stable: no restart under way
+            return
+        time.sleep(0.25)
+    pytest.fail(f"the notebook's kernel was not ready within {timeout:g} s: {api(base, token, '/api/kernels')}")
 
 
 @pytest.fixture
@@ -154,9 +173,8 @@ def test_demo_notebook_slider_changes_the_parameter_count(lab: tuple[str, str]) 
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            _drive(
-                page, sync_api.expect, f"{base}/lab/tree/{copy.relative_to(REPO).as_posix()}?token={token}", build_mlp
-            )
+            url = f"{base}/lab/tree/{copy.relative_to(REPO).as_posix()}?token={token}"
+            _drive(page, sync_api.expect, url, build_mlp, lambda: wait_for_kernel(base, token))
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "browser_widgets_failure.png"))
             raise
@@ -165,13 +183,22 @@ def test_demo_notebook_slider_changes_the_parameter_count(lab: tuple[str, str]) 
     shutil.rmtree(copy.parent, ignore_errors=True)
 
 
-def _drive(page: Any, expect: Any, url: str, build_mlp: Any) -> None:
+def _drive(page: Any, expect: Any, url: str, build_mlp: Any, kernel_ready: Any) -> None:
     page.set_default_timeout(RUN_ALL_S * 1000)
     page.goto(url)
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    kernel_ready()
     code_cells = page.locator(".jp-Notebook .jp-CodeCell").count()
+    first_prompt = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(2):  # a click that lands while the kernel connection settles is retried once
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            expect(first_prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=30_000)
+            break
+        except AssertionError:
+            if attempt:
+                raise
     page.wait_for_function(  # every code cell has an execution count: all ran (none queued or running)
         """n => {
             const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
@@ -184,16 +211,17 @@ def _drive(page: Any, expect: Any, url: str, build_mlp: Any) -> None:
     assert errors.count() == 0, errors.first.inner_text()
     tuner = page.locator(".widget-vbox").first  # the first panel in the notebook: LayerTuner(build_mlp, ...)
     total = tuner.locator(".widget-output .toolkit-total-params")
+    tuner.scroll_into_view_if_needed()
     expect(total).to_be_visible()
     readouts = tuner.locator(".widget-readout")
-    units, depth = int(readouts.nth(0).inner_text()), int(readouts.nth(1).inner_text())
+    units, depth = _int(readouts.nth(0).inner_text()), _int(readouts.nth(1).inner_text())
     before = total.inner_text()
     assert _int(before) == toolkit.summary(build_mlp(units=units, depth=depth)).total_params
     handle = tuner.locator(".noUi-handle").first
     handle.focus()
     handle.press("ArrowRight")  # one step (8 units) to the right, as a learner would with the keyboard
     expect(total).not_to_have_text(before, timeout=REBUILD_S * 1000)
-    new_units = int(readouts.nth(0).inner_text())
+    new_units = _int(readouts.nth(0).inner_text())
     assert new_units == units + 8
     assert _int(total.inner_text()) == toolkit.summary(build_mlp(units=new_units, depth=depth)).total_params
     tuner.scroll_into_view_if_needed()

@@ -27,7 +27,8 @@ from course.starters import EXERCISES_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions" / "ex01"
-CELL_TIMEOUT = 15
+CELL_TIMEOUT = 10
+UNMODIFIED_STARTER_OF = "ex01_sequential"  # fixtures/.../unmodified_starter.ipynb is this starter, byte for byte
 COLUMNS = ["q1_build", "q1_params", "q2_predict", "q3_train", "q4_add_pop"]
 
 # student -> (points per check in COLUMNS order, status, text that must be in notes, text that must be in feedback)
@@ -197,6 +198,30 @@ def test_gradebook_write_replaces_files_and_drops_feedback_of_past_students(tmp_
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left behind
 
 
+def test_cli_reruns_replace_the_outputs_with_identical_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("invalid_json", "not_a_notebook", "empty_notebook"):  # no kernel needed for these
+        (folder / f"{name}.ipynb").write_bytes((SUBMISSIONS / f"{name}.ipynb").read_bytes())
+    out = tmp_path / "out"
+    args = ["grade", "ex01", str(folder), "--out", str(out), "--workers", "2"]
+    assert main(args) == 0
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(args) == 0
+    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert first == second and len(first) == 4
+    assert (out / "gradebook.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_cli_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", "ex77", str(tmp_path)]) == 2
+    assert "'ex77' matches no exercise" in capsys.readouterr().err
+    assert main(["grade", "ex01", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist; pass the folder holding the .ipynb files" in capsys.readouterr().err
+    assert main(["grade", "ex01", str(tmp_path)]) == 2
+    assert "no .ipynb files in" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- slow: real kernels
 
 
@@ -227,6 +252,24 @@ def test_a_dead_kernel_is_noticed_within_seconds_not_at_the_cell_timeout() -> No
     assert [c["passed"] for c in cells[:2]] == [True, False] and cells[1]["died"]
     assert cells[1]["seconds"] < 5
     assert len(cells) == 2  # the session stopped at the dead kernel
+
+
+@pytest.mark.slow
+def test_the_secret_reaches_neither_the_kernel_nor_its_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "f00d" * 16
+    monkeypatch.setattr("course.sandbox.secrets.token_hex", lambda n: secret)
+    spy = (
+        "import os, pathlib\n"
+        "seen = [repr(dict(os.environ))]\n"
+        "for name in ('environ', 'cmdline'):\n"
+        "    seen.append(pathlib.Path(f'/proc/{os.getppid()}/{name}').read_bytes().decode(errors='replace'))\n"
+        "seen += [p.read_text(errors='replace') for p in pathlib.Path.cwd().rglob('*') if p.is_file()]\n"
+        "assert seen[0] and 'f00d' * 16 not in ''.join(seen), 'the secret leaked'\n"
+        "assert not list(pathlib.Path.cwd().glob('*.ipynb')), 'the notebook file is still there'\n"
+        "assert 'PYTHONPATH' not in os.environ"
+    )
+    outcome = run_notebook(_tiny(spy), Limits(preload=None))
+    assert [(c["passed"], c["error"]) for c in outcome.cells()] == [(True, None)]
 
 
 @pytest.mark.slow
@@ -288,6 +331,7 @@ def every_exercise() -> dict[tuple[str, str], SubmissionResult]:
         Job(resolve_exercise(str(path)), folder / path.name)
         for path in find_exercises()
         for folder in (path.parent, EXERCISES_DIR)
+        if (path.stem, folder) != (UNMODIFIED_STARTER_OF, EXERCISES_DIR)  # graded with the fixtures already
     ]
     results = grade_jobs(jobs, Limits(cell_timeout=60, timeout=300, threads=1), workers=2, progress=False)
     return {(job.exercise.name, job.path.parent.name): r for job, r in zip(jobs, results)}
@@ -303,7 +347,13 @@ def test_every_solution_scores_full_marks(every_exercise: dict[Any, SubmissionRe
 
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", find_exercises(), ids=lambda p: p.stem)
-def test_every_starter_scores_zero(every_exercise: dict[Any, SubmissionResult], solution: Path) -> None:
+def test_every_starter_scores_zero(
+    every_exercise: dict[Any, SubmissionResult], fixture_run: dict[str, Any], solution: Path
+) -> None:
+    if solution.stem == UNMODIFIED_STARTER_OF:
+        assert (SUBMISSIONS / "unmodified_starter.ipynb").read_bytes() == (EXERCISES_DIR / solution.name).read_bytes()
+        assert fixture_run["rows"]["unmodified_starter"]["total"] == "0"
+        return
     result = every_exercise[(solution.stem, "exercises")]
     assert (result.status, result.total) == ("graded", 0), feedback_markdown(result)
     assert result.max_points > 0 and not result.notes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import zoo
@@ -70,6 +72,9 @@ def test_feature_extractor_one_output_per_call() -> None:
     assert tuple(single.output.shape) == (None, 64)
     every = toolkit.feature_extractor(mlp)
     assert sorted(every.output) == ["hidden[0]", "probs[0]"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # calling on one array must match the input structure: no warning
+        assert every(np.ones((2, 784), "float32"))["hidden[0]"].shape == (2, 64)
 
 
 @pytest.mark.parametrize(

@@ -115,9 +115,13 @@ def test_nested_model_called_twice_shows_both_calls() -> None:
 def test_time_distributed_model_multiplies_macs_by_steps() -> None:
     s = toolkit.summary(zoo.time_distributed_model())
     wrapper = s.row("per_step[0]")
-    inner = s.row("per_step[0]/digit_logits[0]")
-    assert inner.input_shapes == ((None, 784),) and wrapper.output_shapes == ((None, 20, 10),)
-    assert wrapper.macs == 20 * inner.macs == 20 * 7840
+    model_row = s.row("per_step[0]/digit_model[0]")
+    inner = s.row("per_step[0]/digit_model[0]/digit_logits[0]")
+    assert (wrapper.depth, model_row.depth, inner.depth) == (0, 1, 2)
+    assert model_row.input_shapes == inner.input_shapes == ((None, 784),)
+    assert wrapper.output_shapes == ((None, 20, 10),) and model_row.output_shapes == ((None, 10),)
+    assert wrapper.macs == 20 * model_row.macs == 20 * inner.macs == 20 * 7840
+    assert s.total_params == wrapper.params == model_row.params == 7850
 
 
 def test_unbuilt_sequential_with_input_shape() -> None:

@@ -227,7 +227,12 @@ def _record_container(
     slot = walk.reserve()
     address = walk.address_for(layer, container)
     start = len(walk.rows)
-    _walk_into(walk, inner, depth + 1, address, list(parents), ins)
+    if inner is layer:
+        _walk_into(walk, inner, depth + 1, address, list(parents), ins)
+    else:  # a wrapper such as TimeDistributed(model): the model gets its own row, called on one step
+        step_in = [s[:1] + s[2:] for s in ins]
+        step_out = [s[:1] + s[2:] for s in outs]
+        _record_container(walk, inner, inner, depth + 1, address, step_in, step_out, parents)
     children = _direct_children(walk, start, address)
     return walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents,
                        children=children, slot=slot)

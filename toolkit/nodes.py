@@ -171,6 +171,8 @@ def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:
             tensors = keras_graph.node_tensors(node)[1]
             for j, t in enumerate(tensors):
                 outputs[f"{lay.name}[{i}]" + (f".{j}" if len(tensors) > 1 else "")] = t
+    # one input is passed bare, so that calling the extractor on one array matches its input structure
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     if isinstance(layers, str) and len(outputs) == 1:
-        return keras.Model(inputs=model.inputs, outputs=next(iter(outputs.values())), name=f"{layers}_features")
-    return keras.Model(inputs=model.inputs, outputs=outputs, name=f"{model.name}_features")
+        return keras.Model(inputs=inputs, outputs=next(iter(outputs.values())), name=f"{layers}_features")
+    return keras.Model(inputs=inputs, outputs=outputs, name=f"{model.name}_features")
