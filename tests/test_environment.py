@@ -42,7 +42,8 @@ def test_environment_yml_matches_pyproject() -> None:
         "only in environment.yml": sorted(set(conda) - set(ours)),
         "different versions": {k: (ours[k], conda[k]) for k in set(ours) & set(conda) if ours[k] != conda[k]},
     }
-    assert "- -e ." in (ROOT / "environment.yml").read_text() and "python=3.11" in (ROOT / "environment.yml").read_text()
+    text = (ROOT / "environment.yml").read_text()
+    assert "- -e ." in text and "python=3.11" in text
 
 
 def test_the_stack_is_the_one_the_course_targets() -> None:

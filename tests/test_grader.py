@@ -59,7 +59,12 @@ EXPECTED: dict[str, tuple[tuple[int, ...], str, list[str], list[str]]] = {
     "not_a_notebook": ((0, 0, 0, 0, 0), "invalid", [], ["not valid JSON"]),
     "empty_notebook": ((0, 0, 0, 0, 0), "empty", [], ["no code cells"]),
     "read_solution": ((0, 0, 0, 0, 0), "graded", ["review: cell 3 mentions the solutions"], []),
-    "tamper_helpers": ((0, 0, 0, 0, 0), "graded", ["review: cell 3 replaces check helpers"], ["'probs'"]),
+    "tamper_helpers": (
+        (0, 0, 0, 0, 0),
+        "graded",
+        ["review: cell 3 replaces check helpers"],
+        ["found:    ('Flatten', 'Dense')\n", "an object of type AlwaysEqual"],
+    ),
     "tamper_transformer": (
         (0, 0, 0, 0, 0),
         "graded",

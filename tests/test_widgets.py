@@ -57,7 +57,8 @@ class Recorder:
     """A build function that remembers the values it was called with (and can be slow)."""
 
     def __init__(self, build: Any, delay: float = 0.0) -> None:
-        self.build, self.delay, self.calls = build, delay, []  # type: ignore[var-annotated]
+        self.build, self.delay = build, delay
+        self.calls: list[dict[str, Any]] = []
         self.__signature__ = inspect.signature(build)
         self.__name__ = build.__name__
 
@@ -207,7 +208,7 @@ def test_a_request_made_during_a_run_waits_for_it_instead_of_recursing() -> None
 
 
 def test_an_exception_escaping_the_work_is_reported_by_wait() -> None:
-    runner: LatestOnly[int] = LatestOnly(lambda item: 1 / item, background=True)  # type: ignore[arg-type,return-value]
+    runner: LatestOnly[int] = LatestOnly(lambda item: print(1 / item), background=True)
     runner.request(0)
     with pytest.raises(ZeroDivisionError):
         runner.wait(10)
@@ -228,6 +229,12 @@ def test_snapshot_and_display_bundle_keep_a_static_copy(tmp_path: Path) -> None:
     bundle = tuner._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == tuner.widget.model_id
     assert params in bundle["text/html"] and params in bundle["text/plain"]
+    build = Recorder(build_mlp)
+    two = LayerTuner(build, units=(8, 64, 8), activation=["relu", "tanh"], background=False)
+    two.set(units=16, activation="tanh")  # two controls, one rebuild
+    assert build.calls == [{"units": 32, "activation": "relu"}, {"units": 16, "activation": "tanh"}]
+    two.set(units=16)  # no change, no rebuild
+    assert len(build.calls) == 2
     with pytest.raises(KeyError, match="no control named 'unit'"):
         tuner.set(unit=3)
 
@@ -259,7 +266,8 @@ def real_data(data_dir: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch)
 class ButtonSpy(keras.callbacks.Callback):
     def __init__(self, panel: TrainingPanel) -> None:
         super().__init__()
-        self.panel, self.seen = panel, []  # type: ignore[var-annotated]
+        self.panel = panel
+        self.seen: list[tuple[bool, bool]] = []
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         self.seen.append((self.panel.train_button.disabled, self.panel.stop_button.disabled))
@@ -332,7 +340,7 @@ def test_call_options_list_every_call_of_a_shared_layer() -> None:
 
 
 @pytest.mark.slow
-def test_explorer_shows_each_call_for_a_real_image(real_data: None) -> None:
+def test_explorer_shows_each_call_for_a_real_image(real_data: None, monkeypatch: pytest.MonkeyPatch) -> None:
     toolkit.seed(3)
     model = shared_conv_model()
     _, (x_test, y_test) = datasets.load_mnist(limit=(10, 30), seed=0)
@@ -344,7 +352,7 @@ def test_explorer_shows_each_call_for_a_real_image(real_data: None) -> None:
     assert (
         text.startswith(f"image 7 (label {y_test[7]}): prediction") and "conv[1]: 4 of 4 feature maps of 28x28" in text
     )
-    expected = toolkit.feature_extractor(model, layers="conv")([fit_to_input(x_test[7:8], model)])["conv[1]"]
+    expected = toolkit.feature_extractor(model, layers="conv")(fit_to_input(x_test[7:8], model))["conv[1]"]
     assert np.allclose(explorer.state.activation, np.asarray(expected)[0], atol=1e-6)
     assert not np.allclose(
         explorer.state.activation, explore(model, explorer.extractor, x_test, 7, "conv[0]").activation
@@ -353,10 +361,47 @@ def test_explorer_shows_each_call_for_a_real_image(real_data: None) -> None:
     assert explorer.state.predicted == int(np.argmax(probs))
     html = explorer.output.outputs[0]["data"]["text/html"]
     assert html.count("<img") == 3 and "static copy" in explorer.snapshot()._repr_html_()
+    with monkeypatch.context() as mp:  # a drawing that fails later: one sentence, and the panel keeps working
+        mp.setattr("toolkit.explorer.explore", lambda *a, **k: np.zeros(3).reshape(-1, 2))
+        explorer.image.value = 8
+        assert texts(explorer.output) == [
+            "Cannot draw conv[1] for image 8: it raised ValueError (cannot reshape "
+            "array of size 3 into shape (2)); pick another layer call or image."
+        ]
+    explorer.image.value = 9
+    assert texts(explorer.output)[0].startswith(f"image 9 (label {y_test[9]}): prediction")
     with pytest.raises(ValueError, match=r"no layer call 'conv'.*conv\[0\], conv\[1\]"):
         ActivationExplorer(model, x_test, layer="conv", background=False)
-    with pytest.raises(ValueError, match="labels has 3 entries but images has 30"):
+    with pytest.raises(ValueError, match="labels has 3 entries but there are 30 images"):
         ActivationExplorer(model, x_test, y_test[:3], background=False)
+
+
+@pytest.mark.slow
+def test_explorer_takes_one_image_array_per_input_of_a_siamese_model(real_data: None) -> None:
+    a, b = keras.Input((28, 28), name="a"), keras.Input((28, 28), name="b")
+    encoder = keras.Sequential(
+        [keras.Input((28, 28)), L.Flatten(name="flat"), L.Dense(8, activation="relu", name="code")], name="enc"
+    )
+    gap = L.Lambda(lambda t: (t[0] - t[1]) ** 2, name="gap")([encoder(a), encoder(b)])
+    pairs = keras.Model([a, b], L.Dense(1, activation="sigmoid", name="same")(gap), name="pairs")
+    _, (x_test, y_test) = datasets.load_mnist(limit=(10, 20), seed=0)
+    left, right, same = x_test[:10], x_test[10:], (y_test[:10] == y_test[10:]).astype(int)
+    explorer = ActivationExplorer(pairs, [left, right], same, class_names=("different", "same"), background=False)
+    assert [a for _, a in explorer.layer.options] == ["enc[0]", "enc[1]", "gap[0]", "same[0]"]
+    explorer.layer.value = "enc[1]"
+    explorer.image.value = 4
+    p_same = float(np.asarray(pairs([fit_to_input(left[4:5], pairs, 0), fit_to_input(right[4:5], pairs, 1)]))[0, 0])
+    assert np.allclose(explorer.state.probabilities, [1 - p_same, p_same])  # type: ignore[arg-type]
+    assert np.allclose(explorer.state.activation, np.asarray(encoder(fit_to_input(right[4:5], encoder)))[0], atol=1e-6)
+    text = texts(explorer.output)[0]
+    assert (
+        text.startswith(f"sample 4 (label {('different', 'same')[same[4]]}): prediction ") and "8 activations" in text
+    )
+    assert explorer.output.outputs[0]["data"]["text/html"].count("<img") == 4  # two inputs, bars, activations
+    code_only = ActivationExplorer(encoder, left, background=False)  # a relu code is not a class prediction
+    assert texts(code_only.output)[0] == "image 0: no class prediction; flat[0]: 784 activations"
+    with pytest.raises(ValueError, match=r"differ in length \(10, 9\)"):
+        ActivationExplorer(pairs, [left, right[:9]])
 
 
 def test_feature_grid_and_probabilities() -> None:
@@ -368,7 +413,10 @@ def test_feature_grid_and_probabilities() -> None:
     with pytest.raises(ValueError, match="cannot draw an output of shape"):
         feature_grid(np.zeros((2, 2, 2, 2)))
     logits = np.array([1.0, 2.0, 3.0])
-    assert np.isclose(probabilities(logits).sum(), 1.0) and probabilities(np.array([0.2, 0.8]))[1] == 0.8  # type: ignore[index,union-attr]
+    assert np.allclose(probabilities(logits, "linear"), np.exp(logits) / np.exp(logits).sum())  # type: ignore[arg-type]
+    assert probabilities(np.array([0.2, 0.8]), "softmax")[1] == 0.8  # type: ignore[index]
+    assert np.allclose(probabilities(np.array([0.3]), "sigmoid"), [0.7, 0.3])  # type: ignore[arg-type]
+    assert probabilities(logits, "relu") is None  # an encoder's code is not a class prediction
 
 
 # --- committed notebooks ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Public names only; each lives in a module named for what it owns. (Importing too
 once, through toolkit._keras, which quiets it first.)
 """
 
-from toolkit import datasets
+from toolkit import checks, datasets
 from toolkit._keras import seed
 from toolkit.datasets import load_cifar10, load_mnist
 from toolkit.diagram import Diagram, GraphvizMissing, diagram
@@ -23,7 +23,7 @@ from toolkit.summary import ModelSummary, summary
 from toolkit.training import EpochLogger, record_result
 
 __all__ = [
-    "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "ModelSummary", "calls", "datasets", "diagram",
+    "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "ModelSummary", "calls", "checks", "datasets", "diagram",
     "doctor", "feature_extractor", "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at",
     "output_of", "output_shape_at", "record_result", "seed", "summary",
 ]

@@ -12,15 +12,21 @@ import numpy as np
 from toolkit.panel_output import figure_png
 
 
-def probabilities(output: np.ndarray) -> np.ndarray | None:
-    """The class probabilities of one sample's output: as given if they already sum to 1, else a softmax."""
-    p = np.asarray(output, dtype="float64").reshape(-1)
-    if output.ndim != 1 or p.size < 2:
+def probabilities(output: np.ndarray, output_activation: str) -> np.ndarray | None:
+    """One sample's class probabilities, read according to the activation of the model's output layer:
+    ``softmax`` as given, one ``sigmoid`` unit p as (1 - p, p), ``linear`` (logits) through a softmax;
+    any other output (e.g. a relu code of an encoder) is not a class prediction: None."""
+    p = np.asarray(output, dtype="float64")
+    if p.ndim != 1:
         return None
-    if p.min() >= 0 and abs(p.sum() - 1) < 1e-3:
+    if output_activation == "sigmoid" and p.size == 1:
+        return np.array([1 - p[0], p[0]])
+    if output_activation == "softmax":
         return p
-    e = np.exp(p - p.max())
-    return e / e.sum()
+    if output_activation == "linear" and p.size > 1:
+        e = np.exp(p - p.max())
+        return e / e.sum()
+    return None
 
 
 def feature_grid(activation: np.ndarray, max_maps: int = 32, columns: int = 8) -> np.ndarray:
@@ -71,4 +77,17 @@ def probability_bars_png(p: np.ndarray, names: Sequence[str]) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.tick_params(axis="x", labelsize=6)
+    return figure_png(fig, dpi=90)
+
+
+def activation_bars_png(a: np.ndarray) -> bytes:
+    """A vector of activations (a dense layer's output) as one bar per unit."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(min(8.0, 2.0 + a.size / 16), 1.8))
+    ax = fig.subplots()
+    ax.bar(range(a.size), a, color="#1b9e77", width=0.9)
+    ax.axhline(0, color="#666666", linewidth=0.5)
+    ax.set_xlabel("unit", fontsize=7)
+    ax.tick_params(labelsize=6)
     return figure_png(fig, dpi=90)

@@ -30,11 +30,11 @@ MAX_DETAIL = 140
 
 
 def describe(values: dict[str, Any]) -> str:
-    """``{"units": 64, "act": "relu"}`` -> ``units=64, act='relu'``."""
-    return ", ".join(f"{k}={v!r}" for k, v in values.items())
+    """``{"units": 64, "act": "relu", "rate": 0.30000000000000004}`` -> ``units=64, act='relu', rate=0.3``."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in values.items())
 
 
-def cause(err: BaseException) -> str:
+def cause(err: BaseException, source: str = "the build function") -> str:
     """The cause of ``err`` in plain words, or the first sentence of its message (no traceback)."""
     message = " ".join(str(err).split())
     for pattern, plain in KNOWN_CAUSES:
@@ -43,7 +43,7 @@ def cause(err: BaseException) -> str:
     first = re.split(r"(?<=[.!?])\s", message, maxsplit=1)[0].replace("`", "").rstrip(".") or "(no message)"
     if len(first) > MAX_DETAIL:
         first = first[: MAX_DETAIL - 3].rstrip() + "..."
-    return f"the build function raised {type(err).__name__} ({first})"
+    return f"{source} raised {type(err).__name__} ({first})"
 
 
 def changed_controls(values: dict[str, Any], last_good: dict[str, Any] | None) -> list[str]:

@@ -9,7 +9,6 @@ functions ``explore()``, ``feature_grid()`` and ``ExplorerState._repr_html_()``;
 from __future__ import annotations
 
 import html
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ import ipywidgets as widgets
 import numpy as np
 
 from toolkit import panel_data
-from toolkit.activation_images import display_pixels, feature_grid, probabilities, probability_bars_png
+from toolkit.activation_images import (
+    activation_bars_png,
+    display_pixels,
+    feature_grid,
+    probabilities,
+    probability_bars_png,
+)
+from toolkit.build_errors import cause
 from toolkit.nodes import feature_extractor
 from toolkit.panel_base import LatestOnly, Panel
 from toolkit.panel_output import Snapshot, array_png, html_record, img_tag, show
@@ -42,12 +48,13 @@ def call_options(model: Any) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class ExplorerState:
-    """One image and one layer call: the call's output for that image and the model's prediction."""
+    """One sample (an image, or one image per model input) and one layer call: that call's output for the
+    sample and the model's prediction."""
 
     index: int
     address: str
-    image: np.ndarray = field(repr=False)
-    activation: np.ndarray = field(repr=False)  # the call's output for this image, batch axis removed
+    images: tuple[np.ndarray, ...] = field(repr=False)  # one per model input
+    activation: np.ndarray = field(repr=False)  # the call's output for this sample, batch axis removed
     probabilities: np.ndarray | None = field(default=None, repr=False)
     label: int | None = None
     class_names: tuple[str, ...] = ()
@@ -73,17 +80,23 @@ class ExplorerState:
             if a.ndim == 3
             else f"{a.size} activations"
         )
-        return f"image {self.index}{label}: {pred}; {self.address}: {shown}"
+        what = "image" if len(self.images) == 1 else "sample"
+        return f"{what} {self.index}{label}: {pred}; {self.address}: {shown}"
 
     def __str__(self) -> str:
         return self.describe()
 
     def _repr_html_(self) -> str:
-        pixels = display_pixels(self.image)
-        picture = img_tag(array_png(pixels, scale=max(1, 112 // pixels.shape[0])), f"image {self.index}")
-        grid = feature_grid(self.activation, self.max_maps)
-        scale = max(1, min(8, 480 // grid.shape[1]))
-        maps = img_tag(array_png(grid, scale=scale), f"output of {self.address}")
+        pictures = []
+        for k, image in enumerate(self.images):
+            pixels = display_pixels(image)
+            scale = max(1, 112 // pixels.shape[0])
+            pictures.append(img_tag(array_png(pixels, scale=scale), f"input {k} of sample {self.index}"))
+        if self.activation.ndim == 1:
+            maps = img_tag(activation_bars_png(self.activation), f"output of {self.address}")
+        else:
+            grid = feature_grid(self.activation, self.max_maps)
+            maps = img_tag(array_png(grid, scale=max(1, min(8, 480 // grid.shape[1]))), f"output of {self.address}")
         bars = (
             img_tag(probability_bars_png(self.probabilities, self.class_names), "class probabilities")
             if self.probabilities is not None
@@ -93,22 +106,22 @@ class ExplorerState:
         return (
             f'<div class="toolkit-explorer"><p style="font-family:monospace;font-size:13px">{text}</p>'
             f'<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
-            f"<div>{picture}<br>{bars}</div><div>{maps}</div></div></div>"
+            f"<div>{' '.join(pictures)}<br>{bars}</div><div>{maps}</div></div></div>"
         )
 
 
-def _run(model: Any, x: np.ndarray) -> Any:
-    """``model(x)`` in inference mode, without Keras's warning that a one-input model was built from
-    a list of inputs (``feature_extractor`` builds its model from ``model.inputs``, a list)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-        return model(x, training=False)
+def output_activation(model: Any) -> str:
+    """The activation of the layer that makes the model's output: "softmax", "sigmoid", "linear", "relu", ..."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if type(last).__name__ == "Softmax":
+        return "softmax"
+    return str(getattr(getattr(last, "activation", None), "__name__", "other"))
 
 
 def explore(
     model: Any,
     extractor: Any,
-    images: np.ndarray,
+    images: np.ndarray | Sequence[np.ndarray],
     index: int,
     address: str,
     *,
@@ -116,19 +129,26 @@ def explore(
     class_names: Sequence[str] = (),
     max_maps: int = 32,
 ) -> ExplorerState:
-    """The state for image ``index`` and layer call ``address`` (``extractor``: ``feature_extractor(model)``)."""
-    x = panel_data.fit_to_input(images[index : index + 1], model)
-    outputs = _run(extractor, x)
+    """The state for sample ``index`` and layer call ``address`` (``extractor``: ``feature_extractor(model)``).
+    ``images``: one array of images, or a list with one array per model input (e.g. the two images of a pair)."""
+    arrays = panel_data.image_arrays(images)
+    x = panel_data.sample_inputs(model, arrays, index)
+    outputs = extractor(x, training=False)
     if address not in outputs:
         raise KeyError(f"no layer call {address!r}; the calls are: {', '.join(outputs)}.")
-    prediction = np.asarray(_run(model, x))
+    prediction = model(x, training=False)
+    if isinstance(prediction, dict):
+        prediction = next(iter(prediction.values()))
+    if isinstance(prediction, list | tuple):  # several outputs: the first one is the prediction shown
+        prediction = prediction[0]
+    first = np.asarray(prediction)[0]
     label = None if labels is None else int(labels[index])
     return ExplorerState(
         index,
         address,
-        images[index],
+        tuple(a[index] for a in arrays),
         np.asarray(outputs[address])[0],
-        probabilities(prediction[0]) if prediction.ndim == 2 else None,
+        probabilities(first, output_activation(model)),
         label,
         tuple(class_names),
         max_maps,
@@ -136,14 +156,15 @@ def explore(
 
 
 class ActivationExplorer(Panel):
-    """An image slider and a layer-call dropdown over ``images`` (e.g. a test split of MNIST or CIFAR-10)."""
+    """An image slider and a layer-call dropdown over ``images`` (e.g. a test split of MNIST or CIFAR-10);
+    for a model with several inputs, ``images`` is a list with one array per input (a slider picks a sample)."""
 
     title = "ActivationExplorer"
 
     def __init__(
         self,
         model: Any,
-        images: np.ndarray,
+        images: np.ndarray | Sequence[np.ndarray],
         labels: np.ndarray | None = None,
         *,
         class_names: Sequence[str] = (),
@@ -152,24 +173,25 @@ class ActivationExplorer(Panel):
         max_maps: int = 32,
         background: bool = True,
     ) -> None:
-        if not isinstance(images, np.ndarray) or images.ndim < 2 or len(images) == 0:
-            raise ValueError(
-                "images must be a non-empty NumPy array of images, e.g. x_test from "
-                "toolkit.datasets.load_mnist(limit=100)[1][0]."
-            )
-        if labels is not None and len(panel_data.labels_1d(labels)) != len(images):
-            raise ValueError(f"labels has {len(labels)} entries but images has {len(images)}; pass matching arrays.")
-        self.model, self.images, self.max_maps = model, images, max_maps
+        arrays = panel_data.image_arrays(images)
+        n = len(arrays[0])
+        if labels is not None and len(panel_data.labels_1d(labels)) != n:
+            raise ValueError(f"labels has {len(labels)} entries but there are {n} images; pass matching arrays.")
+        self.model, self.images, self.max_maps = model, arrays, max_maps
         self.labels = None if labels is None else panel_data.labels_1d(labels)
         self.class_names = tuple(class_names)
         self.extractor = feature_extractor(model)
-        first = _run(self.extractor, panel_data.fit_to_input(images[:1], model))
+        first = self.extractor(panel_data.sample_inputs(model, arrays, 0), training=False)
         options = [(label, a) for label, a in call_options(model) if a in first]  # multi-output calls: not drawn
         addresses = [a for _, a in options]
         if layer is not None and layer not in addresses:
             raise ValueError(f"no layer call {layer!r} in model {model.name!r}; pick one of: {', '.join(addresses)}.")
         self.image = widgets.IntSlider(
-            value=index, min=0, max=len(images) - 1, description="image", continuous_update=False
+            value=index,
+            min=0,
+            max=n - 1,
+            description="image" if len(arrays) == 1 else "sample",
+            continuous_update=False,
         )
         start = layer or _first_map(addresses, first)
         self.layer = widgets.Dropdown(
@@ -190,17 +212,29 @@ class ActivationExplorer(Panel):
         self._runner.request((self.image.value, self.layer.value))
 
     def _render(self, choice: tuple[int, str]) -> None:
-        self.state = explore(
-            self.model,
-            self.extractor,
-            self.images,
-            choice[0],
-            choice[1],
-            labels=self.labels,
-            class_names=self.class_names,
-            max_maps=self.max_maps,
-        )
-        show(self.output, html_record(self.state._repr_html_(), str(self.state)))
+        index, address = choice
+        try:
+            state = explore(
+                self.model,
+                self.extractor,
+                self.images,
+                index,
+                address,
+                labels=self.labels,
+                class_names=self.class_names,
+                max_maps=self.max_maps,
+            )
+        except Exception as err:
+            if not hasattr(self, "state"):  # the first drawing: a construction error, raised to the caller
+                raise
+            what = self.image.description  # "image", or "sample" for a model with several inputs
+            message = (
+                f"Cannot draw {address} for {what} {index}: {cause(err, 'it')}; pick another layer call or {what}."
+            )
+            show(self.output, html_record(f'<p style="color:#a40000">{html.escape(message)}</p>', message))
+            return
+        self.state = state
+        show(self.output, html_record(state._repr_html_(), str(state)))
 
     def _runners(self) -> list[LatestOnly[Any]]:
         return [self._runner]

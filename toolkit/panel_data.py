@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,16 +25,26 @@ def load_subset(name: str, n_train: int, n_test: int, seed: int = 0) -> datasets
     return loader(limit=(n_train, n_test), seed=seed)
 
 
+def input_shapes_of(model: Any) -> list[tuple[int | None, ...]]:
+    """The shapes of the model's inputs, without the batch dimension."""
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        inputs = None
+    if not inputs:
+        raise ValueError(f"model {model.name!r} has no inputs yet; start it with keras.Input(shape=...).")
+    return [tuple(t.shape[1:]) for t in inputs]
+
+
 def input_shape_of(model: Any) -> tuple[int | None, ...]:
     """The model's one input shape without the batch dimension; several inputs are an error."""
-    shape = getattr(model, "input_shape", None)
-    if isinstance(shape, list):
+    shapes = input_shapes_of(model)
+    if len(shapes) != 1:
         raise ValueError(
-            f"model {model.name!r} has {len(shape)} inputs; the panels feed images to models with ONE image input."
+            f"model {model.name!r} has {len(shapes)} inputs; here it needs ONE image input (for a model with "
+            f"several inputs, the ActivationExplorer takes one array of images per input)."
         )
-    if shape is None:
-        raise ValueError(f"model {model.name!r} has no input shape yet; start it with keras.Input(shape=...).")
-    return tuple(shape[1:])
+    return shapes[0]
 
 
 def rescales_itself(model: Any) -> bool:
@@ -42,10 +53,11 @@ def rescales_itself(model: Any) -> bool:
     return bool(layers) and type(layers[0]).__name__ == "Rescaling"
 
 
-def fit_to_input(x: np.ndarray, model: Any) -> np.ndarray:
+def fit_to_input(x: np.ndarray, model: Any, which: int | None = None) -> np.ndarray:
     """Images as the model wants them: float32, scaled to [0, 1] (unless the model rescales), reshaped to
-    its input shape when the pixel count matches (``(28, 28)`` -> ``(28, 28, 1)`` or ``(784,)``)."""
-    want = input_shape_of(model)
+    its input shape when the pixel count matches (``(28, 28)`` -> ``(28, 28, 1)`` or ``(784,)``).
+    ``which`` picks one input of a model with several; None requires a model with one input."""
+    want = input_shape_of(model) if which is None else input_shapes_of(model)[which]
     out = x.astype("float32")
     if x.dtype == np.uint8 and not rescales_itself(model):
         out /= 255.0
@@ -70,3 +82,25 @@ def _fits(have: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
 def labels_1d(y: np.ndarray) -> np.ndarray:
     """CIFAR-10 labels come as (N, 1); the panels use (N,)."""
     return np.asarray(y).reshape(-1)
+
+
+def image_arrays(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One array of samples per model input; all of the same length."""
+    arrays = [images] if isinstance(images, np.ndarray) else list(images)
+    if not arrays or any(not isinstance(a, np.ndarray) or a.ndim < 2 or len(a) == 0 for a in arrays):
+        raise ValueError(
+            "images must be a non-empty NumPy array of images (e.g. x_test from toolkit.datasets.load_mnist"
+            "(limit=100)[1][0]), or a list with one such array per model input."
+        )
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(
+            f"the image arrays differ in length ({', '.join(str(len(a)) for a in arrays)}); "
+            f"pass one array per model input, all holding the same samples in the same order."
+        )
+    return arrays
+
+
+def sample_inputs(model: Any, images: Sequence[np.ndarray], index: int) -> Any:
+    """Sample ``index`` as the model takes it: one array, or a list with one array per model input."""
+    xs = [fit_to_input(im[index : index + 1], model, k) for k, im in enumerate(images)]
+    return xs[0] if len(xs) == 1 else xs

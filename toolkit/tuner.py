@@ -175,6 +175,7 @@ class LayerTuner(Panel):
         self.output = widgets.Output()
         self.status = widgets.HTML()
         self._last_good: TunerState | None = None
+        self._setting = False
         self._runner: LatestOnly[dict[str, Any]] = LatestOnly(self._render, background=background)
         self._render(self.values())  # the first rendering is synchronous: the cell's output is complete
         for control in self.controls.values():
@@ -191,14 +192,23 @@ class LayerTuner(Panel):
         return self.state.model if self.state.ok else (self._last_good and self._last_good.model)
 
     def set(self, **values: Any) -> None:
-        """Move controls from code, as a learner would (``tuner.set(units=128)``); changes collapse into one rebuild."""
+        """Move controls from code, as a learner would (``tuner.set(units=128, depth=2)``): one rebuild."""
         for name in values:
             if name not in self.controls:
                 raise KeyError(f"no control named {name!r}; the controls are: {', '.join(self.controls)}.")
-        for name, value in values.items():
-            self.controls[name].value = value
+        before = self.values()
+        self._setting = True  # the rebuild waits until every value is in place
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._setting = False
+        if self.values() != before:
+            self._on_change({})
 
     def _on_change(self, change: dict[str, Any]) -> None:
+        if self._setting:
+            return
         self.status.value = '<span style="color:#666">rebuilding...</span>'
         self._runner.request(self.values())
 
