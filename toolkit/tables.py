@@ -8,7 +8,8 @@ from collections.abc import Sequence
 TABLE_STYLE = (
     "border-collapse:collapse;font-family:monospace;font-size:12px;text-align:left"
 )
-CELL_STYLE = "padding:2px 8px;border-bottom:1px solid #ddd;white-space:pre"
+# text-align:left on every cell: JupyterLab right-aligns td by default; number columns override it per cell
+CELL_STYLE = "padding:2px 8px;border-bottom:1px solid #ddd;white-space:pre;text-align:left"
 
 
 def text_table(
