@@ -189,3 +189,9 @@ def test_golden_text_and_html(case: str, update_goldens: bool) -> None:
     _check_golden(f"summary_{case}.txt", str(s) + "\n", update_goldens)
     _check_golden(f"summary_{case}.html", s._repr_html_() + "\n", update_goldens)
     assert s._repr_html_() == GOLDEN_CASES[case]()._repr_html_()  # deterministic: no ids, no timestamps
+
+
+def test_tracing_leaves_keras_own_build_shapes_with_a_none_batch() -> None:
+    model = zoo.SubclassedMLP()
+    toolkit.summary(model, input_shape=(784,))
+    assert model._build_shapes_dict == {"input_shape": (None, 784)}  # keras's summary would show (None, ...)

@@ -8,8 +8,8 @@ from toolkit import checks, datasets
 from toolkit._keras import seed
 from toolkit.datasets import load_cifar10, load_mnist
 from toolkit.diagram import Diagram, GraphvizMissing, diagram
-from toolkit.explorer import ActivationExplorer
 from toolkit.doctor import doctor
+from toolkit.explorer import ActivationExplorer
 from toolkit.nodes import (
     CallTable,
     calls,

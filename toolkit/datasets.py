@@ -26,6 +26,7 @@ from toolkit._data_cache import CACHE_ENV, cache_dir
 
 __all__ = [
     "CACHE_ENV",
+    "CIFAR10_CLASSES",
     "DATA_ENV",
     "FILES",
     "CacheWarning",

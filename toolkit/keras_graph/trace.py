@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,12 +64,6 @@ def recording_calls() -> Iterator[list[_Event]]:
 def trace_events(model: Any, shapes: list[Shape], sample: Any = None) -> tuple[list[_Event], list[Any], str]:
     """Run ``model`` once while recording layer calls; returns events, input tensors and a note."""
     single = len(shapes) == 1
-    if not model.built:
-        # Build the weights with one eager call on a batch of 1 outside the record: a tf.function that
-        # creates weights is traced twice, which doubles the cost of the symbolic pass below.
-        ones = [np.zeros((1,) + tuple(int(d or 1) for d in s[1:]), "float32") for s in shapes]
-        with contextlib.suppress(Exception):
-            model(ones[0] if single else ones, training=False)
     if sample is None:
         specs = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32) for s in shapes]
         holder: dict[str, Any] = {}
