@@ -34,3 +34,26 @@ def test_records_and_renderers_import_without_tensorflow() -> None:
         "sys.modules['toolkit'] = pkg; " + code
     )
     subprocess.run([sys.executable, "-c", loader], cwd=ROOT, check=True)
+
+
+def _notebooks() -> list[Path]:
+    return sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "course" / "solutions").glob("*.ipynb"))
+
+
+def test_every_stored_output_comes_from_an_executed_cell() -> None:
+    import json
+
+    bad = []
+    for path in _notebooks():
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code" and cell.get("outputs") and cell.get("execution_count") is None:
+                bad.append(f"{path.relative_to(ROOT)} cell {i}")
+    assert not bad, f"outputs without an execution count (not produced by a run): {bad}"
+
+
+def test_each_lesson_points_to_an_existing_exercise() -> None:
+    for path in sorted((ROOT / "notebooks").glob("0[1-9]_*.ipynb")):
+        refs = set(re.findall(r"exercises/[\w.]+\.ipynb", path.read_text()))
+        assert refs, f"{path.name} does not point to its exercise"
+        missing = [r for r in refs if not (ROOT / r).exists()]
+        assert not missing, f"{path.name} points to missing exercises: {missing}"
