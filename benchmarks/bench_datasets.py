@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from toolkit import datasets  # noqa: E402
+from toolkit.data import loaders as datasets  # noqa: E402
 
 Row = tuple[str, str, float, float | None]
 

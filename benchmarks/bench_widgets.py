@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from toolkit._keras import keras
-from toolkit.diagram import diagram
-from toolkit.summary import summary
-from toolkit.tuner import LayerTuner
+from toolkit.inspection.diagram import diagram
+from toolkit.inspection.summary import summary
+from toolkit.widgets.tuner import LayerTuner
 
 L = keras.layers
 MEDIAN_TARGET_MS, WORST_TARGET_MS = 300.0, 1000.0

@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolkit import _cifar_archive, _data_cache, _subsets, datasets
-from toolkit.datasets import CacheWarning, ChecksumError, DataNotFoundError, load_cifar10, load_mnist
+from toolkit.data import archive as _cifar_archive
+from toolkit.data import cache as _data_cache
+from toolkit.data import loaders as datasets
+from toolkit.data import subsets as _subsets
+from toolkit.data.loaders import CacheWarning, ChecksumError, DataNotFoundError, load_cifar10, load_mnist
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

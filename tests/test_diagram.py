@@ -9,10 +9,10 @@ import pytest
 import zoo
 
 import toolkit
-from toolkit.diagram import build_dot
-from toolkit.model_inputs import walk
+from toolkit.inspection.diagram import build_dot
+from toolkit.inspection.model_inputs import walk
 
-diagram_module = importlib.import_module("toolkit.diagram")  # the module; toolkit.diagram is the function
+diagram_module = importlib.import_module("toolkit.inspection.diagram")  # the module; toolkit.diagram is the function
 
 
 def test_shared_layer_gets_a_box_per_call_joined_by_same_weights() -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import datasets
-from toolkit.doctor import Check, DoctorReport
+from toolkit.data import loaders as datasets
+from toolkit.doctor.probes import Check, DoctorReport
 
-doctor = importlib.import_module("toolkit.doctor")  # the module; toolkit.doctor is the function
+doctor = importlib.import_module("toolkit.doctor.probes")  # where the checks live (monkeypatched below)
 
 EXPECTED_NAMES = [
     "Python",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = re.compile(r"\._inbound_nodes|\._keras_history|\._nodes_by_depth|\._functional\b|Layer\.__call__\s*=")
 
@@ -23,17 +25,32 @@ def test_only_keras_graph_touches_keras_internals() -> None:
     assert not offenders, f"Keras internals used outside toolkit/keras_graph/: {offenders}"
 
 
-def test_records_and_renderers_import_without_tensorflow() -> None:
-    code = (
-        "import sys; import toolkit.records, toolkit.macs, toolkit.tables; "
-        "assert 'tensorflow' not in sys.modules, 'a renderer imported TensorFlow'"
-    )
-    # toolkit/__init__ imports TensorFlow, so load the modules by path without the package's __init__
-    loader = (
-        "import importlib.util, sys, types; pkg = types.ModuleType('toolkit'); pkg.__path__ = ['toolkit']; "
-        "sys.modules['toolkit'] = pkg; " + code
-    )
-    subprocess.run([sys.executable, "-c", loader], cwd=ROOT, check=True)
+PURE = ["toolkit.records", "toolkit.macs"] + [
+    f"toolkit.render.{p.stem}" for p in sorted((ROOT / "toolkit" / "render").glob("*.py")) if p.stem != "__init__"
+]
+NO_TF_ON_IMPORT = ["toolkit", "toolkit.checks", "toolkit.data", "toolkit.doctor"]
+
+
+@pytest.mark.parametrize("module", PURE + NO_TF_ON_IMPORT)
+def test_module_imports_without_tensorflow(module: str) -> None:
+    code = f"import sys, {module}; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, f"importing {module} started TensorFlow or Keras:\n{result.stderr[-2000:]}"
+
+
+def test_public_names_resolve_and_match_all() -> None:
+    import toolkit
+
+    assert sorted(toolkit._PUBLIC) == sorted(toolkit.__all__)
+    code = "import toolkit; [getattr(toolkit, n) for n in toolkit.__all__]; print(toolkit.doctor.doctor.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "doctor", result.stderr[-2000:]
+
+
+def test_no_module_is_named_like_the_standard_library() -> None:
+    clashing = [p.relative_to(ROOT) for p in (ROOT / "toolkit").rglob("*.py")
+                if p.stem in sys.stdlib_module_names and p.stem != "__init__"]
+    assert not clashing, f"modules named like the standard library: {clashing}"
 
 
 def _notebooks() -> list[Path]:

@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 
 import toolkit
-from toolkit import datasets
 from toolkit._keras import keras
-from toolkit.activation_images import feature_grid, probabilities
-from toolkit.controls import build_defaults, make_control
-from toolkit.explorer import ActivationExplorer, call_options, explore
-from toolkit.panel_base import LatestOnly
-from toolkit.panel_data import fit_to_input
-from toolkit.panel_output import texts
-from toolkit.training_panel import TrainingPanel
-from toolkit.tuner import LayerTuner, render_state
+from toolkit.data import loaders as datasets
+from toolkit.widgets.controls import build_defaults, make_control
+from toolkit.widgets.explorer import ActivationExplorer, call_options, explore
+from toolkit.widgets.panel_base import LatestOnly
+from toolkit.widgets.panel_data import fit_to_input
+from toolkit.widgets.panel_output import texts
+from toolkit.widgets.pictures import feature_grid, probabilities
+from toolkit.widgets.training_panel import TrainingPanel
+from toolkit.widgets.tuner import LayerTuner, render_state
 
 L = keras.layers
 REPO = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def test_missing_graphviz_keeps_the_summary(monkeypatch: pytest.MonkeyPatch) -> 
     def no_dot(*args: Any, **kwargs: Any) -> None:
         raise toolkit.GraphvizMissing("diagram() needs Graphviz's `dot` program; install graphviz.")
 
-    monkeypatch.setattr("toolkit.tuner.diagram", no_dot)
+    monkeypatch.setattr("toolkit.widgets.tuner.diagram", no_dot)
     state = render_state(build_mlp, {"units": 16})
     assert state.ok and state.diagram is None and "install graphviz" in state._repr_html_()
 
@@ -363,7 +363,7 @@ def test_explorer_shows_each_call_for_a_real_image(real_data: None, monkeypatch:
     html = explorer.output.outputs[0]["data"]["text/html"]
     assert html.count("<img") == 3 and "static copy" in explorer.snapshot()._repr_html_()
     with monkeypatch.context() as mp:  # a drawing that fails later: one sentence, and the panel keeps working
-        mp.setattr("toolkit.explorer.explore", lambda *a, **k: np.zeros(3).reshape(-1, 2))
+        mp.setattr("toolkit.widgets.explorer.explore", lambda *a, **k: np.zeros(3).reshape(-1, 2))
         explorer.image.value = 8
         assert texts(explorer.output) == [
             "Cannot draw conv[1] for image 8: it raised ValueError (cannot reshape "

@@ -9,7 +9,7 @@ output_tensors / parent_nodes``, ``KerasTensor._keras_history``, ``Functional._n
 from toolkit.keras_graph.basics import built_input_shapes, is_graph_model, model_kind, shape_of
 from toolkit.keras_graph.graph import execution_order, node_key, walk_model
 from toolkit.keras_graph.layer_nodes import inbound_nodes, model_nodes, node_records, node_tensors
-from toolkit.keras_graph.trace import recording_calls, trace_events
+from toolkit.keras_graph.tracing import recording_calls, trace_events
 
 __all__ = [
     "built_input_shapes", "execution_order", "inbound_nodes", "is_graph_model", "model_kind", "model_nodes",

@@ -8,7 +8,7 @@ from typing import Any
 from toolkit._keras import keras
 from toolkit.keras_graph.basics import graph_of, is_graph_model, model_kind, shape_of, weight_counts, wrapped_model
 from toolkit.keras_graph.rows import Walk, direct_children
-from toolkit.keras_graph.trace import trace_into
+from toolkit.keras_graph.tracing import trace_into
 from toolkit.records import CallRecord, ModelRecord, Shape
 
 

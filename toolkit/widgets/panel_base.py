@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from toolkit.panel_output import Snapshot
+from toolkit.widgets.panel_output import Snapshot
 
 T = TypeVar("T")
 

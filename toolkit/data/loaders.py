@@ -21,8 +21,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from toolkit import _cifar_archive, _data_cache, _subsets
-from toolkit._data_cache import CACHE_ENV, cache_dir
+from toolkit.data import archive as _cifar_archive
+from toolkit.data import cache as _data_cache
+from toolkit.data import subsets as _subsets
+from toolkit.data.cache import CACHE_ENV, cache_dir
 
 __all__ = [
     "CACHE_ENV",

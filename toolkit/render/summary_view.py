@@ -1,30 +1,18 @@
-"""summary(model) -> ModelSummary: one row per layer call, with input and output shapes, params and MACs."""
+"""The summary view: a ModelSummary holds one walk's records and renders them as text and HTML. No TensorFlow."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.model_inputs import InputShape, walk
 from toolkit.records import CallRecord, ModelRecord
-from toolkit.tables import fmt_int, fmt_shapes, html_table, text_table
+from toolkit.render.tables import fmt_int, fmt_shapes, html_table, text_table
 
 HEADERS = ("Layer (call)", "Type", "Input shape", "Output shape", "Params", "MACs", "Fed by")
 REPEAT_MARK = " *"
 REPEAT_NOTE = "* another call of a layer listed above: same weights, so its params are counted at its first call."
 NEVER_CALLED = "(never called)"
-
-
-def summary(model: Any, input_shape: InputShape = None, *, expand_nested: bool = True,
-            sample: Any = None) -> ModelSummary:
-    """Summarise every layer CALL of ``model``: shapes in and out, params and multiply-accumulates.
-
-    ``input_shape`` (no batch dimension) is needed for an unbuilt Sequential or subclassed model; an
-    unbuilt Sequential is then built, as ``model.build()`` would. Subclassed models are traced during one
-    symbolic pass; pass ``sample=`` (a small real batch) when ``call()`` branches on tensor values.
-    """
-    record = walk(model, input_shape, "summary", sample)
-    return ModelSummary(record, expand_nested=expand_nested)
 
 
 @dataclass(frozen=True)
@@ -111,14 +99,8 @@ class ModelSummary:
         styles = [_row_style(r) for r in self.rows]
         table = html_table(HEADERS, self.table_rows(), right=(4, 5), row_styles=styles, caption=self.title(),
                            css_class="toolkit-summary")
-        foot = "<br>".join(_escape(line) for line in self.footer())
+        foot = "<br>".join(html.escape(line) for line in self.footer())
         return f'<div class="toolkit-summary">{table}<p style="font-family:monospace;font-size:12px">{foot}</p></div>'
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def _label(r: CallRecord) -> str:

@@ -18,8 +18,8 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from toolkit import datasets
-from toolkit._doctor_report import Check, DoctorReport
+from toolkit.data import loaders as datasets
+from toolkit.doctor.report import Check, DoctorReport
 
 __all__ = ["Check", "DoctorReport", "doctor", "expected_pins", "main"]
 
@@ -243,6 +243,3 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     return 0 if report.ok else 1
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

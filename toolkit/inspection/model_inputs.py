@@ -7,7 +7,7 @@ from typing import Any
 from toolkit import keras_graph
 from toolkit._keras import keras
 from toolkit.records import ModelRecord, Shape
-from toolkit.tables import fmt_shapes
+from toolkit.render.tables import fmt_shapes
 
 InputShape = tuple[int | None, ...] | list[tuple[int | None, ...]] | None
 

@@ -17,20 +17,20 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from toolkit import panel_data
-from toolkit.activation_images import (
+from toolkit.inspection.nodes import feature_extractor
+from toolkit.inspection.summary import summary
+from toolkit.render.tables import fmt_shapes
+from toolkit.widgets import panel_data
+from toolkit.widgets.build_errors import cause
+from toolkit.widgets.panel_base import LatestOnly, Panel
+from toolkit.widgets.panel_output import Snapshot, array_png, html_record, img_tag, show
+from toolkit.widgets.pictures import (
     activation_bars_png,
     display_pixels,
     feature_grid,
     probabilities,
     probability_bars_png,
 )
-from toolkit.build_errors import cause
-from toolkit.nodes import feature_extractor
-from toolkit.panel_base import LatestOnly, Panel
-from toolkit.panel_output import Snapshot, array_png, html_record, img_tag, show
-from toolkit.summary import summary
-from toolkit.tables import fmt_shapes
 
 
 def call_options(model: Any) -> list[tuple[str, str]]:

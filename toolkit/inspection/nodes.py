@@ -7,16 +7,13 @@ left by another model, or by ``Sequential.add``/``pop`` rebuilding a model, are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from toolkit import keras_graph
 from toolkit._keras import keras
-from toolkit.model_inputs import require_model
-from toolkit.records import NodeRecord, Shape
-from toolkit.tables import fmt_shapes, html_table, text_table
-
-CALL_HEADERS = ("Node", "Input shape", "Output shape", "Fed by", "Model")
+from toolkit.inspection.model_inputs import require_model
+from toolkit.records import Shape
+from toolkit.render.call_table import CallTable
 
 
 def _require_layer(layer: Any, what: str) -> None:
@@ -111,37 +108,6 @@ def calls(layer: Any, model: Any = None) -> CallTable:
     """A table of the layer's calls: node index, shapes in and out, which calls fed it, and its model."""
     nodes = _nodes(layer, model, "calls")
     return CallTable(layer.name, tuple(keras_graph.node_records(layer, nodes)))
-
-
-@dataclass(frozen=True)
-class CallTable:
-    """The calls of one layer; prints as a fixed-width table and displays as HTML in Jupyter."""
-
-    layer: str
-    rows: tuple[NodeRecord, ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def _cells(self) -> list[list[str]]:
-        return [
-            [str(r.node_index), fmt_shapes(r.input_shapes), fmt_shapes(r.output_shapes),
-             ", ".join(r.inbound) or "-", ", ".join(r.models) or "(no model)"]
-            for r in self.rows
-        ]
-
-    def title(self) -> str:
-        n = len(self.rows)
-        return f'Layer "{self.layer}": {n} call{"s" if n != 1 else ""}'
-
-    def __str__(self) -> str:
-        return self.title() + "\n" + text_table(CALL_HEADERS, self._cells(), right=(0,))
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return html_table(CALL_HEADERS, self._cells(), right=(0,), caption=self.title(), css_class="toolkit-calls")
 
 
 def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import datasets
+from toolkit.data import loaders as datasets
 
 DATASETS = ("mnist", "cifar10")
 CLASS_NAMES = {"mnist": tuple(str(d) for d in range(10)), "cifar10": tuple(datasets.CIFAR10_CLASSES)}

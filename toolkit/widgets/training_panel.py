@@ -16,10 +16,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from toolkit import panel_data
 from toolkit._keras import keras
-from toolkit.panel_base import Panel
-from toolkit.panel_output import Snapshot, figure_png, img_tag, png_record, show
+from toolkit.widgets import panel_data
+from toolkit.widgets.panel_base import Panel
+from toolkit.widgets.panel_output import Snapshot, figure_png, img_tag, png_record, show
 
 ModelSource = Any  # a keras.Model, an object with a .model (a LayerTuner), or a function returning a model
 

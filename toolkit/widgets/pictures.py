@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from toolkit.panel_output import figure_png
+from toolkit.widgets.panel_output import figure_png
 
 
 def probabilities(output: np.ndarray, output_activation: str) -> np.ndarray | None:

@@ -14,14 +14,14 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from toolkit import build_errors
 from toolkit._keras import keras
-from toolkit.controls import make_controls
-from toolkit.diagram import Diagram, diagram
-from toolkit.model_inputs import InputShape
-from toolkit.panel_base import LatestOnly, Panel
-from toolkit.panel_output import Snapshot, html_record, inline_svg, show
-from toolkit.summary import ModelSummary, summary
+from toolkit.inspection.diagram import Diagram, diagram
+from toolkit.inspection.model_inputs import InputShape
+from toolkit.inspection.summary import ModelSummary, summary
+from toolkit.widgets import build_errors
+from toolkit.widgets.controls import make_controls
+from toolkit.widgets.panel_base import LatestOnly, Panel
+from toolkit.widgets.panel_output import Snapshot, html_record, inline_svg, show
 
 
 @dataclass(frozen=True)

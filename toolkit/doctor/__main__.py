@@ -1,0 +1,3 @@
+from toolkit.doctor.probes import main
+
+raise SystemExit(main())
