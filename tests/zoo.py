@@ -229,3 +229,243 @@ SUBCLASSED: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
 
 def sample_batch(shape: tuple[int, ...], n: int = 2) -> np.ndarray:
     return np.ones((n,) + shape, "float32")
+
+
+# --- Models nobody in this project wrote, or ordinary Keras 3 code that uses operations (issue 10) -------------
+# Operations that are not layers (``x * 2.0``, ``x[:, 0]``, ``keras.ops.*``, ``x + y``, the NotEqual of
+# ``mask_zero=True``) are named by Keras's global counters; tests address them by class, never by name.
+
+
+def scaled_input() -> Any:
+    """``x * 2.0`` in front of a Dense: a Multiply operation."""
+    i = keras.Input((4,), name="x")
+    return keras.Model(i, L.Dense(2, name="dense")(i * 2.0), name="scaled_input")
+
+
+def sliced_input() -> Any:
+    """``x[:, 0]`` picks the first step of a sequence: a GetItem operation."""
+    i = keras.Input((5, 3), name="seq")
+    first = i[:, 0]
+    return keras.Model(i, L.Dense(2, name="dense")(first), name="sliced_input")
+
+
+def keras_ops_model() -> Any:
+    """keras.ops calls between layers: mean, transpose, matmul with a constant, relu."""
+    i = keras.Input((6, 4), name="x")
+    h = L.Dense(8, name="proj")(i)
+    h = keras.ops.relu(keras.ops.transpose(h, (0, 2, 1)))
+    h = keras.ops.matmul(h, keras.ops.ones((6, 3)))
+    h = keras.ops.mean(h, axis=-1)
+    return keras.Model(i, L.Dense(2, name="head")(h), name="keras_ops_model")
+
+
+def residual_plus() -> Any:
+    """A residual written as ``x + y`` (an Add operation, not an Add layer)."""
+    i = keras.Input((16,), name="x")
+    h = L.Dense(16, activation="relu", name="a")(i)
+    h = L.Dense(16, name="b")(h)
+    return keras.Model(i, L.Dense(3, name="head")(i + h), name="residual_plus")
+
+
+def masked_bilstm() -> Any:
+    """Embedding(mask_zero=True) then a Bidirectional LSTM: Keras adds a NotEqual operation for the mask."""
+    i = keras.Input((12,), dtype="int32", name="tokens")
+    x = L.Embedding(100, 8, mask_zero=True, name="embed")(i)
+    x = L.Bidirectional(L.LSTM(6, name="lstm"), name="bilstm")(x)
+    return keras.Model(i, L.Dense(2, name="head")(x), name="masked_bilstm")
+
+
+def transformer_block_functional() -> Any:
+    """A transformer encoder block written functionally with keras.ops (attention by hand, residuals as +)."""
+    i = keras.Input((10, 16), name="tokens")
+    q, k, v = (L.Dense(16, name=n)(i) for n in ("q", "k", "v"))
+    scores = keras.ops.matmul(q, keras.ops.transpose(k, (0, 2, 1))) / 4.0
+    att = keras.ops.matmul(keras.ops.softmax(scores, axis=-1), v)
+    x = L.LayerNormalization(name="ln1")(i + L.Dense(16, name="out")(att))
+    ff = L.Dense(16, name="ff2")(L.Dense(32, activation="relu", name="ff1")(x))
+    x = L.LayerNormalization(name="ln2")(x + ff)
+    return keras.Model(i, L.Dense(2, name="head")(x[:, 0]), name="transformer_functional")
+
+
+def call_order_conv() -> Any:
+    """One Conv2D called on (16, 16, 1) first, then on (32, 32, 1); outputs listed large branch first."""
+    small = keras.Input((16, 16, 1), name="small")
+    large = keras.Input((32, 32, 1), name="large")
+    conv = L.Conv2D(4, 3, name="conv")
+    s = L.GlobalAveragePooling2D(name="gap_s")(conv(small))
+    big = L.MaxPooling2D(name="pool_l")(conv(large))
+    big = L.GlobalAveragePooling2D(name="gap_l")(L.Conv2D(4, 3, name="conv_l")(big))
+    return keras.Model([small, large], [big, s], name="call_order")
+
+
+def nested_shared_embedding() -> Any:
+    """One Embedding inside a nested encoder and also applied directly to another input of the parent."""
+    emb = L.Embedding(100, 4, name="emb")
+    i = keras.Input((6,), dtype="int32", name="enc_in")
+    enc = keras.Model(i, L.GlobalAveragePooling1D(name="enc_gap")(emb(i)), name="enc")
+    p = keras.Input((6,), dtype="int32", name="p")
+    q = keras.Input((6,), dtype="int32", name="q")
+    direct = L.GlobalAveragePooling1D(name="gap_p")(emb(p))
+    return keras.Model([p, q], L.Concatenate(name="cat")([direct, enc(q)]), name="nested_shared")
+
+
+class TiedDecoder(L.Layer):
+    """Output projection tied to an Embedding's table; the constructor takes a layer, and no get_config."""
+
+    def __init__(self, embedding: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, x: Any) -> Any:
+        return keras.ops.matmul(x, keras.ops.transpose(self.embedding.embeddings))
+
+
+def tied_weights() -> Any:
+    i = keras.Input((7,), dtype="int32", name="tokens")
+    emb = L.Embedding(50, 8, name="tied_embed")
+    h = L.Dense(8, name="mix")(emb(i))
+    return keras.Model(i, TiedDecoder(emb, name="decoder")(h), name="tied_weights")
+
+
+class NoConfigScale(L.Layer):
+    """A custom layer whose constructor takes a plain callable and that defines no get_config()."""
+
+    def __init__(self, fn: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def call(self, x: Any) -> Any:
+        return self.fn(x)
+
+
+def no_config_layer() -> Any:
+    i = keras.Input((4,), name="x")
+    h = NoConfigScale(lambda t: t * 3.0, name="scale")(L.Dense(4, name="dense")(i))
+    return keras.Model(i, h, name="no_config")
+
+
+def lambda_matmul() -> Any:
+    """A Lambda doing a matrix product: its MACs are not known, so they must say unknown."""
+    i = keras.Input((4, 4), name="m")
+    out = L.Lambda(lambda t: keras.ops.matmul(t, t), name="square")(i)
+    return keras.Model(i, L.Flatten(name="flat")(out), name="lambda_matmul")
+
+
+def mobilenet_v3_small() -> Any:
+    return keras.applications.MobileNetV3Small(weights=None, input_shape=(64, 64, 3))
+
+
+def convnext_tiny() -> Any:
+    return keras.applications.ConvNeXtTiny(weights=None, input_shape=(64, 64, 3))
+
+
+def efficientnet_b0() -> Any:
+    return keras.applications.EfficientNetB0(weights=None, input_shape=(64, 64, 3))
+
+
+class SubclassedResidual(keras.Model):
+    """``h = self.a(x); return self.b(h + x)``: b is fed through an operation."""
+
+    def __init__(self) -> None:
+        super().__init__(name="sub_residual")
+        self.a = L.Dense(8, name="a")
+        self.b = L.Dense(3, name="b")
+
+    def call(self, x: Any) -> Any:
+        h = self.a(x)
+        return self.b(h + x)
+
+
+class TransformerBlock(L.Layer):
+    """The Keras guide's transformer block: attention, two residuals, layer norms, a feed-forward net."""
+
+    def __init__(self, dim: int = 16, heads: int = 2, name: str = "block") -> None:
+        super().__init__(name=name)
+        self.att = L.MultiHeadAttention(heads, dim // heads, name="att")
+        self.ff1 = L.Dense(2 * dim, activation="relu", name="ff1")
+        self.ff2 = L.Dense(dim, name="ff2")
+        self.ln1 = L.LayerNormalization(name="ln1")
+        self.ln2 = L.LayerNormalization(name="ln2")
+
+    def call(self, x: Any) -> Any:
+        x = self.ln1(x + self.att(x, x))
+        return self.ln2(x + self.ff2(self.ff1(x)))
+
+
+class SubclassedTransformer(keras.Model):
+    def __init__(self, blocks: int = 1) -> None:
+        super().__init__(name="sub_transformer")
+        self.proj = L.Dense(16, name="proj")
+        self.blocks = [TransformerBlock(name=f"block{i}") for i in range(blocks)]
+        self.pool = L.GlobalAveragePooling1D(name="pool")
+        self.head = L.Dense(2, name="head")
+
+    def call(self, x: Any) -> Any:
+        x = self.proj(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.pool(x))
+
+
+class SubclassedLSTM(keras.Model):
+    def __init__(self) -> None:
+        super().__init__(name="sub_lstm")
+        self.lstm = L.LSTM(8, name="lstm")
+        self.gru = L.GRU(4, return_sequences=True, name="gru")
+        self.head = L.Dense(2, name="head")
+
+    def call(self, x: Any) -> Any:
+        return self.head(self.lstm(self.gru(x)))
+
+
+class MatmulBlock(L.Layer):
+    """A custom layer with its own matrix product besides its Dense sublayers: its MACs are unknown."""
+
+    def __init__(self, name: str = "matmul_block") -> None:
+        super().__init__(name=name)
+        self.q = L.Dense(8, name="q")
+        self.k = L.Dense(8, name="k")
+
+    def call(self, x: Any) -> Any:
+        return keras.ops.matmul(self.q(x), keras.ops.transpose(self.k(x), (0, 2, 1)))
+
+
+class WithMatmulBlock(keras.Model):
+    def __init__(self) -> None:
+        super().__init__(name="with_matmul_block")
+        self.block = MatmulBlock()
+        self.flat = L.Flatten(name="flat")
+
+    def call(self, x: Any) -> Any:
+        return self.flat(self.block(x))
+
+
+class DictInputs(keras.Model):
+    """A subclassed model called on a dict of inputs."""
+
+    def __init__(self) -> None:
+        super().__init__(name="dict_inputs")
+        self.a = L.Dense(4, name="from_a")
+        self.b = L.Dense(4, name="from_b")
+
+    def call(self, inputs: Any) -> Any:
+        return self.a(inputs["image"]) + self.b(inputs["meta"])
+
+
+# The issue-10 zoo: graph models checked by every invariant in tests/test_zoo_models.py
+OPERATION_MODELS: dict[str, Callable[[], Any]] = {
+    "scaled_input": scaled_input, "sliced_input": sliced_input, "keras_ops_model": keras_ops_model,
+    "residual_plus": residual_plus, "masked_bilstm": masked_bilstm,
+    "transformer_functional": transformer_block_functional, "call_order_conv": call_order_conv,
+    "nested_shared_embedding": nested_shared_embedding, "tied_weights": tied_weights,
+    "no_config_layer": no_config_layer, "lambda_matmul": lambda_matmul,
+}
+APPLICATIONS: dict[str, Callable[[], Any]] = {
+    "MobileNetV3Small": mobilenet_v3_small, "ConvNeXtTiny": convnext_tiny, "EfficientNetB0": efficientnet_b0,
+}
+SUBCLASSED_ZOO: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
+    "sub_residual": (SubclassedResidual, (8,)),
+    "sub_transformer": (lambda: SubclassedTransformer(2), (10, 12)),
+    "sub_lstm": (SubclassedLSTM, (9, 5)),
+    "with_matmul_block": (WithMatmulBlock, (4, 6)),
+}

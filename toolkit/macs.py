@@ -1,6 +1,7 @@
 """Multiply-accumulate counts for one sample, from a layer's class, config and call shapes. No TensorFlow.
 
-Known formulas only: a layer class not listed here gets ``None`` ("unknown"), never a guess. Layers that
+Known formulas only: a layer class (or an operation such as ``x * 2.0`` or ``keras.ops.matmul``) not listed
+here gets ``None`` ("unknown"), never a guess. Layers that
 multiply nothing (pooling, reshaping, activations, additions, dropout, embedding look-ups) get 0.
 """
 
@@ -23,9 +24,10 @@ ZERO_MAC_CLASSES = frozenset(
         "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
         "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
         "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D",
-        "UpSampling1D", "UpSampling2D", "UpSampling3D", "Embedding", "Lambda",
+        "UpSampling1D", "UpSampling2D", "UpSampling3D", "Embedding",
     }
 )
+# A Lambda runs arbitrary code (a matrix product, say): its MACs are unknown, never assumed to be 0.
 # One multiply-add per output element (inference form: scale and shift folded together).
 PER_ELEMENT_CLASSES = frozenset({"BatchNormalization", "Rescaling"})
 CONV_CLASSES = frozenset({"Conv1D", "Conv2D", "Conv3D"})
@@ -95,4 +97,40 @@ def layer_macs(
         step_in, step_out = (x[:1] + x[2:],), (y[:1] + y[2:],)
         per_step = layer_macs(inner["class_name"], inner["config"], step_in, step_out)
         return None if per_step is None else int(x[1]) * per_step  # type: ignore[arg-type]
+    return None
+
+
+# Operations that are not layers (Keras's ``keras.ops`` classes, made by ``x + y``, ``x[:, 0]``, ``keras.ops.*``).
+# Their class names overlap with layer names (Add, Multiply), so they have their own table.
+ZERO_MAC_OPERATIONS = frozenset(
+    {
+        "Add", "Subtract", "Negative", "Absolute", "Abs", "Maximum", "Minimum", "GetItem", "Reshape", "Transpose",
+        "ExpandDims", "Squeeze", "Concatenate", "Stack", "Cast", "BroadcastTo", "Tile", "Repeat", "Flatten",
+        "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr",
+        "LogicalNot", "Where", "Take", "Slice", "Pad", "Relu", "Relu6", "Sigmoid", "HardSigmoid", "Tanh",
+        "Softmax", "Gelu", "Silu", "Swish", "HardSwish", "HardSilu", "Elu", "Selu", "LeakyRelu", "Clip",
+        "Split", "Roll", "Flip", "Identity", "StopGradient", "ZerosLike", "OnesLike", "Copy", "Any", "All",
+        "Argmax", "Argmin", "OneHot",
+    }
+)
+
+
+def operation_macs(class_name: str, operand_shapes: Sequence[Shape], output_shapes: Sequence[Shape]) -> int | None:
+    """MACs of one operation for one sample, or None where there is no formula (Mean, Exp, Divide, ...).
+
+    ``operand_shapes`` are the shapes of every array argument in order (constants included), so that a
+    matrix product knows its contracted dimension.
+    """
+    if class_name in ZERO_MAC_OPERATIONS:
+        return 0
+    if not output_shapes or not _known(output_shapes[0]):
+        return None
+    y = output_shapes[0]
+    if class_name == "Multiply":  # one product per output element
+        return _elements(y)
+    if class_name == "Matmul" and len(operand_shapes) == 2:
+        a = operand_shapes[0]
+        if len(a) < 1 or a[-1] is None:
+            return None
+        return _elements(y) * int(a[-1]) if len(y) > 1 else int(a[-1])
     return None

@@ -19,11 +19,11 @@ class CallRecord:
     address: str  # unique within the walk: "dense_1[0]", or "encoder[0]/dense[0]" inside a nested model
     name: str  # the layer's name
     class_name: str  # "Dense", "Conv2D", "Functional", ...
-    node_index: int  # which call of this layer this is, 0-based, counted within the walked model
+    node_index: int  # Keras's node index among the layer's nodes in the walked model (nested graphs included)
     depth: int  # nesting level: 0 for the model's own layers
     input_shapes: tuple[Shape, ...]  # batch dimension is None
     output_shapes: tuple[Shape, ...]
-    params: int  # weights counted once, at the layer's first call; 0 on later calls
+    params: int  # each weight variable counted once, at the first row that uses it; 0 on later calls
     trainable_params: int
     parents: tuple[str, ...] = ()  # addresses of the calls that produced this call's inputs
     macs: int | None = None  # multiply-accumulates for one sample; None where unknown
@@ -31,6 +31,8 @@ class CallRecord:
     is_container: bool = False  # a nested model (or wrapper of one) whose calls follow as deeper rows
     called: bool = True  # False for a layer created but never called (e.g. skipped by an `if`)
     layer_id: int = 0  # identifies the layer object within one walk (same value for every call of it)
+    is_operation: bool = False  # an operation that is not a layer (x * 2.0, x[:, 0], keras.ops.*): no weights
+    repeat: bool = False  # the layer was listed before in this walk: its weights are counted there
 
     @property
     def non_trainable_params(self) -> int:
@@ -38,8 +40,8 @@ class CallRecord:
 
     @property
     def is_repeat_call(self) -> bool:
-        """True for the 2nd, 3rd, ... call of a shared layer."""
-        return self.node_index > 0
+        """True for the 2nd, 3rd, ... call of a shared layer listed (its weights are counted at the first)."""
+        return self.repeat
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,13 +24,10 @@ def _require_layer(layer: Any, what: str) -> None:
         )
 
 
-def _nodes(layer: Any, model: Any, what: str) -> list[Any]:
+def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
     _require_layer(layer, what)
     if model is None:
-        nodes = keras_graph.inbound_nodes(layer)
-        if isinstance(layer, keras.layers.InputLayer):
-            return nodes
-        nodes = [n for n in nodes if not n.is_input]
+        nodes = keras_graph.layer_calls(layer)
         if not nodes:
             raise ValueError(
                 f"Layer {layer.name!r} has never been called, so it has no nodes yet. Call it on a tensor "
@@ -43,7 +40,7 @@ def _nodes(layer: Any, model: Any, what: str) -> list[Any]:
             f"Model {model.name!r} is a subclassed model: Keras keeps no graph of its calls, so it has no nodes. "
             f"Use toolkit.summary(model, input_shape=...) to see each call traced, or build it functionally."
         )
-    nodes = keras_graph.model_nodes(model, layer)
+    nodes = keras_graph.layer_calls(layer, model)
     if not nodes:
         raise ValueError(
             f"Layer {layer.name!r} is not part of model {model.name!r} (none of its calls are in that model's "
@@ -52,7 +49,7 @@ def _nodes(layer: Any, model: Any, what: str) -> list[Any]:
     return nodes
 
 
-def _node(layer: Any, node_index: int, model: Any, what: str) -> Any:
+def _node(layer: Any, node_index: int, model: Any, what: str) -> keras_graph.LayerCall:
     nodes = _nodes(layer, model, what)
     if not isinstance(node_index, int) or isinstance(node_index, bool):
         raise TypeError(f"node_index must be an int (got {node_index!r}); e.g. {what}(layer, 0).")
@@ -72,23 +69,23 @@ def _one_or_list(values: list[Any]) -> Any:
 
 def input_at(layer: Any, node_index: int, model: Any = None) -> Any:
     """The symbolic input tensor(s) of the layer's call number ``node_index`` (Keras 2: get_input_at)."""
-    return _one_or_list(keras_graph.node_tensors(_node(layer, node_index, model, "input_at"))[0])
+    return _one_or_list(list(_node(layer, node_index, model, "input_at").inputs))
 
 
 def output_at(layer: Any, node_index: int, model: Any = None) -> Any:
     """The symbolic output tensor(s) of the layer's call number ``node_index`` (Keras 2: get_output_at)."""
-    return _one_or_list(keras_graph.node_tensors(_node(layer, node_index, model, "output_at"))[1])
+    return _one_or_list(list(_node(layer, node_index, model, "output_at").outputs))
 
 
 def input_shape_at(layer: Any, node_index: int, model: Any = None) -> Shape | list[Shape]:
     """The input shape(s) of call ``node_index``, batch dimension included (Keras 2: get_input_shape_at)."""
-    tensors = keras_graph.node_tensors(_node(layer, node_index, model, "input_shape_at"))[0]
+    tensors = _node(layer, node_index, model, "input_shape_at").inputs
     return _one_or_list([keras_graph.shape_of(t) for t in tensors])
 
 
 def output_shape_at(layer: Any, node_index: int, model: Any = None) -> Shape | list[Shape]:
     """The output shape(s) of call ``node_index`` (Keras 2: get_output_shape_at)."""
-    tensors = keras_graph.node_tensors(_node(layer, node_index, model, "output_shape_at"))[1]
+    tensors = _node(layer, node_index, model, "output_shape_at").outputs
     return _one_or_list([keras_graph.shape_of(t) for t in tensors])
 
 
@@ -106,16 +103,17 @@ def output_of(layer: Any, model: Any = None) -> Any:
 
 def calls(layer: Any, model: Any = None) -> CallTable:
     """A table of the layer's calls: node index, shapes in and out, which calls fed it, and its model."""
-    nodes = _nodes(layer, model, "calls")
-    return CallTable(layer.name, tuple(keras_graph.node_records(layer, nodes)))
+    _nodes(layer, model, "calls")  # the teaching errors
+    return CallTable(layer.name, tuple(keras_graph.node_records(layer, model)))
 
 
 def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:
     """A ``keras.Model`` from the model's inputs to intermediate outputs, one per layer CALL.
 
-    ``layers=None`` gives every call of every layer; a list of names gives those layers' calls. Outputs are a
-    dict keyed by call address (``"conv[0]"``, ``"conv[1]"``) so a shared layer gives one output per call. A
-    single name of a layer called once gives that one tensor, as ``Model(inputs, layer.output)`` would.
+    ``layers=None`` gives every call of every layer and operation (``x + y`` is a call too); a list of names
+    gives those layers' calls. Outputs are a dict keyed by call address (``"conv[0]"``, ``"conv[1]"``), the
+    addresses ``summary()`` shows, so a shared layer gives one output per call. A single name of a layer
+    called once gives that one tensor, as ``Model(inputs, layer.output)`` would.
     """
     require_model(model, "feature_extractor")
     if not keras_graph.is_graph_model(model):
@@ -124,19 +122,17 @@ def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:
             f"tensors to extract from. Build it with keras.Input first, or rewrite it with the functional API."
         )
     names = [layers] if isinstance(layers, str) else layers
-    known = {lay.name for lay in model.layers}
+    known = set(keras_graph.operation_names(model))
     for name in names or []:
         if name not in known:
             raise ValueError(f"Model {model.name!r} has no layer named {name!r}; its layers are: "
                              f"{', '.join(sorted(known))}.")
     outputs: dict[str, Any] = {}
-    for lay in model.layers:
-        if isinstance(lay, keras.layers.InputLayer) or (names is not None and lay.name not in names):
+    for address, tensors in keras_graph.model_call_outputs(model).items():
+        if names is not None and address.rpartition("[")[0] not in names:
             continue
-        for i, node in enumerate(keras_graph.model_nodes(model, lay)):
-            tensors = keras_graph.node_tensors(node)[1]
-            for j, t in enumerate(tensors):
-                outputs[f"{lay.name}[{i}]" + (f".{j}" if len(tensors) > 1 else "")] = t
+        for j, t in enumerate(tensors):
+            outputs[address + (f".{j}" if len(tensors) > 1 else "")] = t
     # one input is passed bare, so that calling the extractor on one array matches its input structure
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     if isinstance(layers, str) and len(outputs) == 1:

@@ -7,11 +7,11 @@ output_tensors / parent_nodes``, ``KerasTensor._keras_history``, ``Functional._n
 """
 
 from toolkit.keras_graph.basics import built_input_shapes, is_graph_model, model_kind, shape_of
-from toolkit.keras_graph.graph import execution_order, node_key, walk_model
-from toolkit.keras_graph.layer_nodes import inbound_nodes, model_nodes, node_records, node_tensors
-from toolkit.keras_graph.tracing import recording_calls, trace_events
+from toolkit.keras_graph.graph import walk_model
+from toolkit.keras_graph.layer_nodes import LayerCall, layer_calls, model_call_outputs, node_records, operation_names
+from toolkit.keras_graph.tracing import LayerCallFailed, recording_calls, trace_events
 
 __all__ = [
-    "built_input_shapes", "execution_order", "inbound_nodes", "is_graph_model", "model_kind", "model_nodes",
-    "node_key", "node_records", "node_tensors", "recording_calls", "shape_of", "trace_events", "walk_model",
+    "LayerCall", "LayerCallFailed", "built_input_shapes", "is_graph_model", "layer_calls", "model_call_outputs",
+    "model_kind", "node_records", "operation_names", "recording_calls", "shape_of", "trace_events", "walk_model",
 ]

@@ -45,10 +45,60 @@ def built_input_shapes(model: Any) -> list[Shape] | None:
     return [tuple(value)] if value is not None else None
 
 
-def weight_counts(layer: Any) -> tuple[int, int]:
-    total = sum(int(np.prod(w.shape)) for w in layer.weights)
-    trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-    return total, trainable
+def is_layer(operation: Any) -> bool:
+    """False for operations that are not layers (``x * 2.0``, ``x[:, 0]``, ``keras.ops.*``): no weights, no config."""
+    return isinstance(operation, keras.layers.Layer)
+
+
+def is_builtin(layer: Any) -> bool:
+    """A layer class that ships with Keras (its internals, e.g. an LSTM's cell, are not the learner's calls)."""
+    return type(layer).__module__.startswith("keras.")
+
+
+def variables_of(layer: Any) -> tuple[tuple[int, int], ...]:
+    """(id, size) of every weight variable of a layer (none for an operation): THE weight counter of a walk.
+
+    Counting by variable, not by layer, keeps a variable shared between layers (tied weights, a layer used
+    both inside a nested model and outside it) counted once.
+    """
+    if not is_layer(layer):
+        return ()
+    return tuple((id(w), int(np.prod(w.shape))) for w in layer.weights)
+
+
+def trainable_ids(model: Any) -> frozenset[int]:
+    return frozenset(id(w) for w in model.trainable_weights)
+
+
+# Attributes the MAC formulas read, per built-in class (read from the layer, never from get_config(), which a
+# custom layer may not implement).
+_FACTS = {
+    "Dense": ("units",), "EinsumDense": (),
+    "Conv1D": ("kernel_size", "filters", "groups", "data_format"),
+    "Conv2D": ("kernel_size", "filters", "groups", "data_format"),
+    "Conv3D": ("kernel_size", "filters", "groups", "data_format"),
+    "Conv1DTranspose": ("kernel_size", "filters", "data_format"),
+    "Conv2DTranspose": ("kernel_size", "filters", "data_format"),
+    "Conv3DTranspose": ("kernel_size", "filters", "data_format"),
+    "DepthwiseConv1D": ("kernel_size", "depth_multiplier", "data_format"),
+    "DepthwiseConv2D": ("kernel_size", "depth_multiplier", "data_format"),
+    "SeparableConv1D": ("kernel_size", "depth_multiplier", "filters", "data_format"),
+    "SeparableConv2D": ("kernel_size", "depth_multiplier", "filters", "data_format"),
+    "SimpleRNN": ("units",), "GRU": ("units",), "LSTM": ("units",),
+}
+
+
+def mac_class_and_facts(layer: Any) -> tuple[str, dict[str, Any]]:
+    """The class name the MAC formulas know this layer by ("" for a custom class) and the facts they need."""
+    if not is_builtin(layer):
+        return "", {}
+    name = type(layer).__name__
+    facts = {key: getattr(layer, key) for key in _FACTS.get(name, ()) if hasattr(layer, key)}
+    inner = getattr(layer, "forward_layer", None) if name == "Bidirectional" else getattr(layer, "layer", None)
+    if name in ("Bidirectional", "TimeDistributed") and inner is not None:
+        inner_name, inner_facts = mac_class_and_facts(inner)
+        facts["layer"] = {"class_name": inner_name, "config": inner_facts}
+    return name, facts
 
 
 def wrapped_model(layer: Any) -> Any:

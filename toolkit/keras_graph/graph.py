@@ -1,4 +1,9 @@
-"""Functional and Sequential models: walk the graph Keras keeps (``_nodes``, ``_keras_history``)."""
+"""Functional and Sequential models: walk the graph Keras keeps (``_nodes``, ``_keras_history``).
+
+Every node is a row, layers and operations alike (``x * 2.0``, ``x[:, 0]``, ``keras.ops.*``, the NotEqual of
+``mask_zero=True``). A row's node index is Keras's: the node's position among the layer's nodes that belong
+to the walked model (nested models' graphs included), so it agrees with ``calls()`` and ``feature_extractor``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolkit._keras import keras
-from toolkit.keras_graph.basics import graph_of, is_graph_model, model_kind, shape_of, weight_counts, wrapped_model
+from toolkit.keras_graph.basics import (
+    graph_of,
+    is_graph_model,
+    model_kind,
+    shape_of,
+    trainable_ids,
+    variables_of,
+    wrapped_model,
+)
 from toolkit.keras_graph.rows import Walk, direct_children
 from toolkit.keras_graph.tracing import trace_into
 from toolkit.records import CallRecord, ModelRecord, Shape
@@ -17,8 +30,36 @@ def _node_of(tensor: Any) -> Any:
     return history.operation._inbound_nodes[history.node_index]
 
 
+def node_key(node: Any) -> str:
+    op = node.operation
+    return f"{id(op)}_ib-{op._inbound_nodes.index(node)}"  # the key Keras stores in Functional._nodes
+
+
+def graph_keys(model: Any) -> set[str]:
+    """Node keys of ``model``'s graph and of the graphs of every model nested in it (recursively)."""
+    keys: set[str] = set()
+    stack, seen = [model], set[int]()
+    while stack:
+        m = stack.pop()
+        if id(m) in seen or not is_graph_model(m):
+            continue
+        seen.add(id(m))
+        graph = graph_of(m)
+        keys.update(graph._nodes)
+        for op in graph._operations:
+            inner = op if isinstance(op, keras.Model) else wrapped_model(op)
+            if inner is not None:
+                stack.append(inner)
+    return keys
+
+
+def visible_nodes(op: Any, keys: set[str]) -> list[Any]:
+    """The operation's nodes in the graphs keyed by ``keys``, in Keras's order (the order of the calls)."""
+    return [n for i, n in enumerate(op._inbound_nodes) if f"{id(op)}_ib-{i}" in keys and not n.is_input]
+
+
 def execution_order(model: Any) -> list[Any]:
-    """The model's non-input nodes, depth-first from its outputs: each call after the calls feeding it."""
+    """The model's non-input nodes: each after the calls feeding it and after the same layer's earlier calls."""
     graph = graph_of(model)
     keys = graph._nodes
     seen: set[int] = set()
@@ -30,6 +71,12 @@ def execution_order(model: Any) -> list[Any]:
         seen.add(id(node))
         for parent in node.parent_nodes:
             visit(parent)
+        op = node.operation
+        for i, earlier in enumerate(op._inbound_nodes):  # call order: node 0 of a shared layer comes first
+            if earlier is node:
+                break
+            if f"{id(op)}_ib-{i}" in keys:
+                visit(earlier)
         if not node.is_input and node_key(node) in keys:
             order.append(node)
 
@@ -38,13 +85,39 @@ def execution_order(model: Any) -> list[Any]:
     return order
 
 
-def node_key(node: Any) -> str:
-    op = node.operation
-    return f"{id(op)}_ib-{op._inbound_nodes.index(node)}"  # the key Keras stores in Functional._nodes
+class _Numbering:
+    """Node index of each execution: Keras's for the first, then counted on (a nested model called twice)."""
+
+    def __init__(self, keys: set[str]) -> None:
+        self.keys = keys
+        self.executed: dict[int, int] = {}  # id(node) -> executions so far
+        self.extra: dict[int, int] = {}  # id(op) -> repeat executions so far
+        self.cache: dict[int, list[Any]] = {}
+
+    def index(self, node: Any) -> int:
+        op = node.operation
+        nodes = self.cache.setdefault(id(op), visible_nodes(op, self.keys))
+        done = self.executed.get(id(node), 0)
+        self.executed[id(node)] = done + 1
+        position = next((i for i, n in enumerate(nodes) if n is node), 0)
+        if done == 0:
+            return position
+        extra = self.extra.get(id(op), 0)
+        self.extra[id(op)] = extra + 1
+        return len(nodes) + extra
+
+
+def _operands(node: Any) -> list[Shape]:
+    """Shapes of every array argument of a node, constants included, in argument order."""
+    out = []
+    for value in keras.tree.flatten(list(node.arguments.args)):
+        if hasattr(value, "shape") and value.shape is not None:
+            out.append(tuple(None if d is None else int(d) for d in value.shape))
+    return out
 
 
 def _walkgraph_of(
-    walk: Walk, model: Any, depth: int, container: str, input_parents: Sequence[str] | None
+    walk: Walk, model: Any, depth: int, container: str, input_parents: Sequence[str] | None, numbering: _Numbering
 ) -> None:
     graph = graph_of(model)
     produced: dict[int, str] = {}
@@ -56,74 +129,77 @@ def _walkgraph_of(
         else:
             layer = tensor._keras_history.operation
             row = walk.record(layer, depth=depth, container=container, inputs=(), outputs=[shape_of(tensor)],
-                              parents=())
+                              parents=(), index=0)
             produced[id(tensor)] = row.address
     for node in execution_order(model):
         layer = node.operation
         parents = [produced.get(id(t), "") for t in node.input_tensors]
         ins = [shape_of(t) for t in node.input_tensors]
         outs = [shape_of(t) for t in node.output_tensors]
+        index = numbering.index(node)
         inner = layer if isinstance(layer, keras.Model) else wrapped_model(layer)
         if inner is not None:
-            row = _record_container(walk, layer, inner, depth, container, ins, outs, parents)
+            row = _record_container(walk, layer, inner, depth, container, ins, outs, parents, numbering, index)
         else:
-            row = walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents)
+            row = walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents,
+                              index=index, operands=_operands(node))
         for t in node.outputs:
             produced[id(t)] = row.address
 
 
 def _record_container(
     walk: Walk, layer: Any, inner: Any, depth: int, container: str, ins: Sequence[Shape],
-    outs: Sequence[Shape], parents: Sequence[str],
+    outs: Sequence[Shape], parents: Sequence[str], numbering: _Numbering, index: int | None,
 ) -> CallRecord:
     slot = walk.reserve()
-    address = walk.address_for(layer, container)
+    address = walk.address_for(layer, container, index)
     start = len(walk.rows)
     if inner is layer:
-        _walk_into(walk, inner, depth + 1, address, list(parents), ins)
+        _walk_into(walk, inner, depth + 1, address, list(parents), ins, numbering)
     else:  # a wrapper such as TimeDistributed(model): the model gets its own row, called on one step
         step_in = [s[:1] + s[2:] for s in ins]
         step_out = [s[:1] + s[2:] for s in outs]
-        _record_container(walk, inner, inner, depth + 1, address, step_in, step_out, parents)
+        _record_container(walk, inner, inner, depth + 1, address, step_in, step_out, parents, numbering, None)
     children = direct_children(walk, start, address)
     return walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents,
-                       children=children, slot=slot)
+                       children=children, slot=slot, index=index)
 
 
 def _walk_into(
     walk: Walk, model: Any, depth: int, container: str, input_parents: list[str] | None,
-    input_shapes: Sequence[Shape] | None,
+    input_shapes: Sequence[Shape] | None, numbering: _Numbering,
 ) -> None:
     if is_graph_model(model):
-        _walkgraph_of(walk, model, depth, container, input_parents)
+        _walkgraph_of(walk, model, depth, container, input_parents, numbering)
     else:
         if input_shapes is None:
             raise ValueError(f"cannot trace nested model {model.name!r} without its input shapes")
         trace_into(walk, model, depth, container, input_parents, list(input_shapes), None)
 
 
+def walk_model(model: Any, input_shapes: Any, *, sample: Any = None) -> ModelRecord:
+    """Walk a built (or traceable) model into records, nested models expanded. Shapes include the batch.
 
-
-def walk_model(model: Any, input_shapes: list[Shape] | None, *, sample: Any = None) -> ModelRecord:
-    """Walk a built (or traceable) model into records, nested models expanded. Shapes include the batch."""
+    ``input_shapes`` (for a traced model) is a list of shapes, or a dict of them for a model called on a dict.
+    """
     walk = Walk()
     notes: list[str] = []
     if is_graph_model(model):
-        _walkgraph_of(walk, model, 0, "", None)
+        _walkgraph_of(walk, model, 0, "", None, _Numbering(graph_keys(model)))
     else:
-        assert input_shapes is not None
+        if input_shapes is None:
+            raise ValueError(f"Model {model.name!r} has no graph and no input shapes to trace it with.")
         notes += trace_into(walk, model, 0, "", None, input_shapes, sample)
-    rows = [r for r in walk.rows if r is not None]
-    top = [r for r in rows if r.depth == 0]
-    total, trainable = sum(r.params for r in top), sum(r.trainable_params for r in top)
-    own_total, own_trainable = weight_counts(model)
-    if own_total != total:  # weights the model created itself (add_weight in a subclassed model)
-        extra = CallRecord(
+    trainable = trainable_ids(model)
+    rows, counted = walk.finish(trainable)
+    own = [(v, n) for v, n in variables_of(model) if v not in counted]
+    if own:  # weights the model created itself (add_weight in a subclassed model)
+        rows.append(CallRecord(
             address=f"{model.name}.weights", name=f"({model.name}'s own weights)", class_name="Weights",
-            node_index=0, depth=0, input_shapes=(), output_shapes=(), params=own_total - total,
-            trainable_params=own_trainable - trainable, macs=None, called=False, layer_id=-1,
-        )
-        rows.append(extra)
-        total, trainable = own_total, own_trainable
+            node_index=0, depth=0, input_shapes=(), output_shapes=(), params=sum(n for _, n in own),
+            trainable_params=sum(n for v, n in own if v in trainable), macs=None, called=False, layer_id=-1,
+        ))
+    top = [r for r in rows if r.depth == 0]
+    total, trainable_total = sum(r.params for r in top), sum(r.trainable_params for r in top)
     return ModelRecord(name=model.name, kind=model_kind(model), rows=tuple(rows), total_params=total,
-                       trainable_params=trainable, notes=tuple(notes))
+                       trainable_params=trainable_total, notes=tuple(notes))

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 
 from toolkit._keras import keras, tf
-from toolkit.keras_graph.basics import shape_of
+from toolkit.keras_graph.basics import is_builtin, shape_of, wrapped_model
 from toolkit.keras_graph.rows import Walk, direct_children
-from toolkit.records import Shape
 
 Layer = keras.layers.Layer
 
@@ -24,6 +23,31 @@ class _Event:
     parent: int  # index of the enclosing event, -1 for the traced model itself
     inputs: list[Any]
     outputs: list[Any] = field(default_factory=list)
+    ops: tuple[Any, int, int] | None = None  # (graph, first op, end) created during the call; None when eager
+
+
+# TensorFlow ops that multiply: a container whose own code (outside its sublayers) runs one of these has
+# unknown MACs, since only its sublayers' MACs are known.
+MULTIPLYING_TF_OPS = frozenset({
+    "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "Conv", "Conv1D", "Conv2D", "Conv3D",
+    "DepthwiseConv2dNative", "Conv2DBackpropInput", "Conv3DBackpropInputV2", "Mul", "MulNoNan", "Tensordot",
+})
+
+
+class LayerCallFailed(ValueError):
+    """A layer raised while the model was traced: names the layer, its class and the error."""
+
+
+def _opaque(layer: Any) -> bool:
+    """A built-in layer whose inner calls (an LSTM's cell, MultiHeadAttention's projections) are not rows."""
+    return is_builtin(layer) and not isinstance(layer, keras.Model) and wrapped_model(layer) is None
+
+
+def _graph_position() -> tuple[Any, int] | None:
+    if tf.executing_eagerly():
+        return None
+    graph = tf.compat.v1.get_default_graph()
+    return graph, len(graph.get_operations())
 
 
 def _tensors(value: Any) -> list[Any]:
@@ -38,15 +62,31 @@ def recording_calls() -> Iterator[list[_Event]]:
     original: Callable[..., Any] = Layer.__call__
 
     def recording_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if stack and _opaque(events[stack[-1]].layer):
+            return original(self, *args, **kwargs)
         inputs = _tensors(args[0] if args else kwargs.get("inputs"))
         for extra in args[1:]:
             inputs += _tensors(extra)
         events.append(_Event(self, stack[-1] if stack else -1, inputs))
         stack.append(len(events) - 1)
+        start = _graph_position()
         try:
             outputs = original(self, *args, **kwargs)
+        except LayerCallFailed:
+            raise
+        except Exception as err:
+            if events[stack[-1]].parent == -1:  # the traced model's own code failed: its error, unchanged
+                raise
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs) or "no tensors"
+            raise LayerCallFailed(
+                f"layer {self.name!r} ({type(self).__name__}) raised {type(err).__name__} when called on "
+                f"inputs of shape {shapes}: {str(err).splitlines()[0] if str(err) else '(no message)'}"
+            ) from err
         finally:
             index = stack.pop()
+        end = _graph_position()
+        if start is not None and end is not None and start[0] is end[0]:
+            events[index].ops = (start[0], start[1], end[1])
         events[index].outputs = _tensors(outputs)
         return outputs
 
@@ -61,16 +101,34 @@ def recording_calls() -> Iterator[list[_Event]]:
         Layer.__call__ = original
 
 
-def trace_events(model: Any, shapes: list[Shape], sample: Any = None) -> tuple[list[_Event], list[Any], str]:
-    """Run ``model`` once while recording layer calls; returns events, input tensors and a note."""
-    single = len(shapes) == 1
+def input_names(shapes: Any) -> list[str]:
+    """How "Fed by" names a traced model's inputs: "inputs", "inputs[1]" or "inputs['image']"."""
+    if isinstance(shapes, dict):
+        return [f"inputs[{k!r}]" for k in shapes]
+    return ["inputs"] if len(shapes) == 1 else [f"inputs[{i}]" for i in range(len(shapes))]
+
+
+def trace_events(model: Any, shapes: Any, sample: Any = None) -> tuple[list[_Event], list[Any], str]:
+    """Run ``model`` once while recording layer calls; returns events, input tensors and a note.
+
+    ``shapes`` is a list of shapes (batch included), or a dict of them for a model called on a dict.
+    """
+    keys = list(shapes) if isinstance(shapes, dict) else None
+    shape_list = list(shapes.values()) if isinstance(shapes, dict) else list(shapes)
+    single = len(shape_list) == 1 and keys is None
+
+    def structure(xs: list[Any]) -> Any:
+        if keys is not None:
+            return dict(zip(keys, xs))
+        return xs[0] if single else list(xs)
+
     if sample is None:
-        specs = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32) for s in shapes]
+        specs = [tf.TensorSpec((None,) + tuple(s[1:]), tf.float32) for s in shape_list]
         holder: dict[str, Any] = {}
 
         def forward(*xs: Any) -> Any:
             holder["inputs"] = list(xs)
-            return model(xs[0] if single else list(xs), training=False)
+            return model(structure(list(xs)), training=False)
 
         with recording_calls() as events:
             try:
@@ -78,16 +136,19 @@ def trace_events(model: Any, shapes: list[Shape], sample: Any = None) -> tuple[l
                 return _last_pass(events), holder["inputs"], ""
             except Exception as err:  # noqa: BLE001  any failure of the symbolic pass -> try a real batch
                 reason = type(err).__name__
-        sample = [np.zeros((2,) + tuple(int(d or 1) for d in s[1:]), "float32") for s in shapes]
+        sample = [np.zeros((2,) + tuple(int(d or 1) for d in s[1:]), "float32") for s in shape_list]
         note = (f"the symbolic pass failed ({reason}; e.g. call() uses a tensor in a Python `if`), so the model "
                 f"was traced eagerly on a batch of 2 zeros; pass sample=<a real batch> to follow real data")
     else:
         note = "traced eagerly with the sample batch given"
+    if isinstance(sample, dict):
+        sample = [sample[k] for k in (keys or list(sample))]
     inputs = [tf.convert_to_tensor(x) for x in (sample if isinstance(sample, list | tuple) else [sample])]
     if not model.built:  # building calls call() once more; keep that pass out of the record
-        model(inputs[0] if single else inputs, training=False)
+        with recording_calls():
+            model(structure(inputs), training=False)
     with recording_calls() as events:
-        model(inputs[0] if single else inputs, training=False)
+        model(structure(inputs), training=False)
     return _last_pass(events), inputs, note
 
 
@@ -105,7 +166,7 @@ def _producer_lookup(producers: dict[Any, str], tensor: Any) -> list[str]:
     key = _tensor_key(tensor)
     if key in producers:
         return [producers[key]]
-    if tf.executing_eagerly() or not hasattr(tensor, "op"):
+    if not tf.is_symbolic_tensor(tensor) or not hasattr(tensor, "op"):  # eager tensors keep no history
         return []
     found: list[str] = []
     queue, seen = list(tensor.op.inputs), set[str]()
@@ -130,12 +191,13 @@ def _tensor_key(tensor: Any) -> Any:
 
 def trace_into(
     walk: Walk, model: Any, depth: int, container: str, input_parents: list[str] | None,
-    shapes: list[Shape], sample: Any,
+    shapes: Any, sample: Any,
 ) -> list[str]:
     events, inputs, note = trace_events(model, shapes, sample)
     producers: dict[Any, str] = {}
+    names = input_names(shapes)
     for i, tensor in enumerate(inputs):
-        default = "inputs" if len(inputs) == 1 else f"inputs[{i}]"
+        default = names[i] if i < len(names) else f"inputs[{i}]"
         producers[_tensor_key(tensor)] = input_parents[i] if input_parents else default
     eager = sample is not None or note != ""
     addresses: dict[int, str] = {0: container}  # event index -> address; event 0 is the model itself
@@ -151,7 +213,7 @@ def trace_into(
                     inputs=[shape_of(t, batch_none=eager) for t in ev.inputs],
                     outputs=[shape_of(t, batch_none=eager) for t in ev.outputs],
                     parents=[p for t in ev.inputs for p in _producer_lookup(producers, t)],
-                    children=children, slot=slot)
+                    children=children, slot=slot, own_code_multiplies=_own_code_multiplies(events, index))
 
     has_children = {ev.parent for ev in events}
     open_containers: list[int] = []
@@ -170,12 +232,33 @@ def trace_into(
                               outputs=[shape_of(t, batch_none=eager) for t in ev.outputs],
                               parents=[p for t in ev.inputs for p in _producer_lookup(producers, t)])
             addresses[index] = row.address
-        for t in ev.outputs:
-            producers[_tensor_key(t)] = addresses[index]
+        for t in ev.outputs:  # a block's output tensor is its last sublayer's: the block keeps it
+            key = _tensor_key(t)
+            current = producers.get(key)
+            if current is None or not addresses[index].startswith(current + "/"):
+                producers[key] = addresses[index]
     while open_containers:
         finish(open_containers.pop())
     _record_uncalled(walk, model, depth, container, {id(ev.layer) for ev in events})
     return [note] if note else []
+
+
+def _own_code_multiplies(events: list[_Event], index: int) -> bool | None:
+    """Whether a container's own code (outside its sublayers) ran a multiplying op; None when unknowable.
+
+    A Keras functional or Sequential model runs nothing but its layers and operations, so it never does.
+    """
+    ev = events[index]
+    if isinstance(ev.layer, keras.Model) and (ev.layer.__class__ in (keras.Model, keras.Sequential)
+                                              or type(ev.layer).__name__ == "Functional"):
+        return False
+    if ev.ops is None:
+        return None
+    graph, start, end = ev.ops
+    inner = [(e.ops[1], e.ops[2]) for e in events if e.parent == index and e.ops is not None]
+    operations = graph.get_operations()[start:end]
+    own = [op for k, op in enumerate(operations, start) if not any(a <= k < b for a, b in inner)]
+    return any(op.type in MULTIPLYING_TF_OPS for op in own)
 
 
 def _inside(events: list[_Event], index: int, ancestor: int) -> bool:

@@ -51,8 +51,12 @@ def build_dot(record: ModelRecord, *, show_shapes: bool = True, expand_nested: b
             continue
         seen_nodes.add(nid)
         fill = colour.get(r.layer_id, "#ffffff")
+        # an operation that is not a layer (x + y, x[:, 0]): a small grey box
+        small = ', fontsize=8, height=0.2, margin="0.05,0.02", color="#888888"' if r.is_operation else ""
+        if r.is_operation and fill == "#ffffff":
+            fill = "#f4f4f4"
         body.setdefault(r.container if per_call else _first_container(r, drawn), []).append(
-            f"{_quote(nid)} [label={_quote(_label(r, show_shapes, per_call))}, fillcolor={_quote(fill)}];")
+            f"{_quote(nid)} [label={_quote(_label(r, show_shapes, per_call))}, fillcolor={_quote(fill)}{small}];")
     lines += _emit(body, "", {r.address: r for r in rows}, indent="  ")
     by_address = {x.address: x for x in drawn}
     outside = sorted({p for r in drawn for p in r.parents if p not in by_address and p not in sinks})

@@ -13,6 +13,7 @@ HEADERS = ("Layer (call)", "Type", "Input shape", "Output shape", "Params", "MAC
 REPEAT_MARK = " *"
 REPEAT_NOTE = "* another call of a layer listed above: same weights, so its params are counted at its first call."
 NEVER_CALLED = "(never called)"
+OPERATION_MARK = " (op)"  # after the type of an operation that is not a layer: x + y, x[:, 0], keras.ops.*
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,10 @@ class ModelSummary:
 
     def title(self) -> str:
         calls = sum(1 for r in self.rows if r.called)
-        layers = len({r.layer_id for r in self.rows if r.layer_id >= 0})
-        return f'Model "{self.record.name}" ({self.record.kind}): {calls} calls of {layers} layers'
+        layers = len({r.layer_id for r in self.rows if r.layer_id >= 0 and not r.is_operation})
+        ops = len({r.layer_id for r in self.rows if r.is_operation})
+        also = f" and {ops} operation{'s' if ops != 1 else ''}" if ops else ""
+        return f'Model "{self.record.name}" ({self.record.kind}): {calls} calls of {layers} layers{also}'
 
     def __str__(self) -> str:
         table = text_table(HEADERS, self.table_rows(), right=(4, 5))
@@ -116,7 +119,8 @@ def _short(address: str) -> str:
 
 def _cells(r: CallRecord) -> list[str]:
     return [
-        _label(r), r.class_name, fmt_shapes(r.input_shapes), fmt_shapes(r.output_shapes), fmt_int(r.params),
+        _label(r), r.class_name + (OPERATION_MARK if r.is_operation else ""),
+        fmt_shapes(r.input_shapes), fmt_shapes(r.output_shapes), fmt_int(r.params),
         fmt_int(r.macs) if r.called else "-", ", ".join(_short(p) for p in r.parents) or "-",
     ]
 

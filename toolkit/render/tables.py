@@ -35,7 +35,10 @@ def html_table(
     caption: str = "",
     css_class: str = "toolkit-table",
 ) -> str:
-    """A plain HTML table with inline styles (no ids, no scripts), identical on every run."""
+    """A plain HTML table with inline styles (no ids, no scripts), identical on every run.
+
+    One table row per line, so that a diff of two renderings (a golden file) shows which rows changed.
+    """
     head = "".join(f'<th style="{CELL_STYLE}">{html.escape(h)}</th>' for h in headers)
     body = []
     for n, row in enumerate(rows):
@@ -46,9 +49,10 @@ def html_table(
         )
         body.append(f"<tr{style}>{cells}</tr>")
     cap = f"<caption style=\"text-align:left;font-weight:bold\">{html.escape(caption)}</caption>" if caption else ""
+    rows_text = "".join(line + "\n" for line in body)
     return (
-        f'<table class="{css_class}" style="{TABLE_STYLE}">{cap}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<table class="{css_class}" style="{TABLE_STYLE}">{cap}\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{rows_text}</tbody></table>"
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from toolkit._keras import keras
-from toolkit.inspection.diagram import Diagram, diagram
+from toolkit.inspection.diagram import Diagram, GraphvizMissing, diagram
 from toolkit.inspection.model_inputs import InputShape
 from toolkit.inspection.summary import ModelSummary, summary
 from toolkit.widgets import build_errors
@@ -145,7 +145,7 @@ def render_state(
         try:
             picture = diagram(model, input_shape)
         except Exception as err:  # GraphvizMissing says how to install it; anything else in one line
-            note = str(err) if type(err).__name__ == "GraphvizMissing" else f"No diagram: {build_errors.cause(err)}."
+            note = str(err) if isinstance(err, GraphvizMissing) else f"No diagram: {build_errors.cause(err)}."
     return TunerState(values, info, picture, model, None, note, previous)
 
 
