@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,22 @@ class LayerCallFailed(ValueError):
     """A layer raised while the model was traced: names the layer, its class and the error."""
 
 
+class _Events(list[Any]):
+    """The recorded calls, and the innermost layer call that raised, if one did."""
+
+    failures: list[tuple[Any, list[Any], BaseException]]
+
+
+def _failure_message(layer: Any, inputs: list[Any], err: BaseException) -> str:
+    shapes = ", ".join(str(tuple(t.shape)) for t in inputs) or "no tensors"
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Arguments received", "•"))]
+    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    return (f"layer {layer.name!r} ({type(layer).__name__}) raised {type(err).__name__} when called on inputs "
+            f"of shape {shapes}: {lines[0] if lines else '(no message)'}")
+
+
 def _opaque(layer: Any) -> bool:
     """A built-in layer whose inner calls (an LSTM's cell, MultiHeadAttention's projections) are not rows."""
     return is_builtin(layer) and not isinstance(layer, keras.Model) and wrapped_model(layer) is None
@@ -55,9 +72,11 @@ def _tensors(value: Any) -> list[Any]:
 
 
 @contextmanager
-def recording_calls() -> Iterator[list[_Event]]:
+def recording_calls() -> Iterator[_Events]:
     """Patch ``Layer.__call__`` so that every layer call in the block is appended to the yielded list."""
-    events: list[_Event] = []
+    events = _Events()
+    failures: list[tuple[Any, list[Any], BaseException]] = []
+    events.failures = failures
     stack: list[int] = []
     original: Callable[..., Any] = Layer.__call__
 
@@ -72,16 +91,10 @@ def recording_calls() -> Iterator[list[_Event]]:
         start = _graph_position()
         try:
             outputs = original(self, *args, **kwargs)
-        except LayerCallFailed:
-            raise
         except Exception as err:
-            if events[stack[-1]].parent == -1:  # the traced model's own code failed: its error, unchanged
-                raise
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs) or "no tensors"
-            raise LayerCallFailed(
-                f"layer {self.name!r} ({type(self).__name__}) raised {type(err).__name__} when called on "
-                f"inputs of shape {shapes}: {str(err).splitlines()[0] if str(err) else '(no message)'}"
-            ) from err
+            if not failures:  # the innermost layer that raised (Keras re-wraps the error on the way out)
+                failures.append((self, inputs, err))
+            raise
         finally:
             index = stack.pop()
         end = _graph_position()
@@ -145,11 +158,22 @@ def trace_events(model: Any, shapes: Any, sample: Any = None) -> tuple[list[_Eve
         sample = [sample[k] for k in (keys or list(sample))]
     inputs = [tf.convert_to_tensor(x) for x in (sample if isinstance(sample, list | tuple) else [sample])]
     if not model.built:  # building calls call() once more; keep that pass out of the record
-        with recording_calls():
-            model(structure(inputs), training=False)
-    with recording_calls() as events:
-        model(structure(inputs), training=False)
+        _call_naming_the_failing_layer(model, structure(inputs))
+    events = _call_naming_the_failing_layer(model, structure(inputs))
     return _last_pass(events), inputs, note
+
+
+def _call_naming_the_failing_layer(model: Any, inputs: Any) -> _Events:
+    with recording_calls() as events:
+        try:
+            model(inputs, training=False)
+        except Exception as err:
+            layer, layer_inputs, cause = events.failures[0] if events.failures else (None, [], err)
+            builtin_shape_error = is_builtin(layer) and isinstance(cause, ValueError | TypeError)
+            if layer is None or layer is model or builtin_shape_error:
+                raise  # the model's own code, or a Keras layer refusing a shape: see walk()'s message
+            raise LayerCallFailed(_failure_message(layer, layer_inputs, cause)) from cause
+    return events
 
 
 def _last_pass(events: list[_Event]) -> list[_Event]:
