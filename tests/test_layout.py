@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRIVATE = re.compile(r"\._inbound_nodes|\._keras_history|\._nodes_by_depth|\._functional\b|Layer\.__call__\s*=")
+PRIVATE = re.compile(
+    r"\._inbound_nodes|\._keras_history|\._nodes_by_depth|\._functional\b|\._operations\b|\._nodes\b"
+    r"|\._build_shapes_dict|Layer\.__call__\s*=|getattr\([^,()]+,\s*[\"']_(?!_)"
+)
 
 
 def test_only_keras_graph_touches_keras_internals() -> None:
@@ -23,6 +26,28 @@ def test_only_keras_graph_touches_keras_internals() -> None:
         if PRIVATE.search(line)
     ]
     assert not offenders, f"Keras internals used outside toolkit/keras_graph/: {offenders}"
+
+
+def test_the_private_pattern_catches_each_form() -> None:
+    for line in ("m._operations", "graph._nodes[k]", 'getattr(model, "_build_shapes_dict", None)',
+                 "op._inbound_nodes", "Layer.__call__ = f"):
+        assert PRIVATE.search(line), line
+    for line in ('getattr(build, "__name__", "build")', "self._nodes_cache", "model.nodes"):
+        assert not PRIVATE.search(line), line
+
+
+RENDERERS = sorted((ROOT / "toolkit" / "render").glob("*.py")) + [ROOT / "toolkit" / "records.py",
+                                                                   ROOT / "toolkit" / "macs.py"]
+NOT_IN_RENDERERS = re.compile(r"^\s*(from|import)\s+(tensorflow|keras|toolkit\._keras|toolkit\.keras_graph|"
+                              r"toolkit\.inspection)\b", re.M)
+
+
+@pytest.mark.parametrize("path", RENDERERS, ids=lambda p: p.name)
+def test_renderers_are_pure_functions_of_records(path: Path) -> None:
+    source = path.read_text()
+    assert not NOT_IN_RENDERERS.search(source), f"{path.name} imports Keras or the walk"
+    offenders = [n for n, line in enumerate(source.splitlines(), 1) if PRIVATE.search(line)]
+    assert not offenders, f"{path.name} touches Keras internals at lines {offenders}"
 
 
 PURE = ["toolkit.records", "toolkit.macs"] + [
