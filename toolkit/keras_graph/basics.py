@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any
-
-import numpy as np
 
 from toolkit._keras import keras
 from toolkit.records import Shape
@@ -63,7 +62,7 @@ def variables_of(layer: Any) -> tuple[tuple[int, int], ...]:
     """
     if not is_layer(layer):
         return ()
-    return tuple((id(w), int(np.prod(w.shape))) for w in layer.weights)
+    return tuple((id(w), prod(int(d) for d in w.shape)) for w in layer.weights)
 
 
 def trainable_ids(model: Any) -> frozenset[int]:
