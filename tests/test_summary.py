@@ -180,6 +180,10 @@ GOLDEN_CASES = {
     "autoencoder": lambda: toolkit.summary(zoo.autoencoder()),
     "headline": lambda: toolkit.summary(zoo.headline()),
     "subclassed_mlp": lambda: toolkit.summary(zoo.SubclassedMLP(True, False), input_shape=(784,)),
+    # issue 10: call numbers follow Keras's node order; a layer inside a nested model and outside it
+    "call_order": lambda: toolkit.summary(zoo.call_order_conv()),
+    "nested_shared": lambda: toolkit.summary(zoo.nested_shared_embedding()),
+    "sub_residual": lambda: toolkit.summary(zoo.SubclassedResidual(), input_shape=(8,)),
 }
 
 
