@@ -300,3 +300,20 @@ def test_subclassed_zoo(name: str) -> None:
     assert all(r.parents for r in s.rows if r.called)
     dot = build_dot(s.record)
     assert len(BOX.findall(dot)) == len([r for r in s.rows if r.called and not r.is_container])
+
+
+class _MatmulInCall(keras.Model):
+    def __init__(self) -> None:
+        super().__init__(name="matmul_in_call")
+        self.q = L.Dense(4, name="q")
+
+    def call(self, x: Any) -> Any:
+        q = self.q(x)
+        return keras.ops.matmul(q, keras.ops.transpose(q, (0, 2, 1)))
+
+
+def test_a_subclassed_model_multiplying_in_its_own_call_says_so() -> None:
+    s = toolkit.summary(_MatmulInCall(), input_shape=(3, 5))
+    assert any("multiplies tensors outside its layers" in n for n in s.record.notes)
+    plain = toolkit.summary(zoo.SubclassedResidual(), input_shape=(8,))
+    assert not plain.record.notes

@@ -264,7 +264,11 @@ def trace_into(
     while open_containers:
         finish(open_containers.pop())
     _record_uncalled(walk, model, depth, container, {id(ev.layer) for ev in events})
-    return [note] if note else []
+    notes = [note] if note else []
+    if depth == 0 and events and _own_code_multiplies(events, 0):
+        notes.append(f"{model.name}.call() multiplies tensors outside its layers (a matmul, a product): those "
+                     f"MACs are unknown and not in the total")
+    return notes
 
 
 def _own_code_multiplies(events: list[_Event], index: int) -> bool | None:
