@@ -317,3 +317,13 @@ def test_a_subclassed_model_multiplying_in_its_own_call_says_so() -> None:
     assert any("multiplies tensors outside its layers" in n for n in s.record.notes)
     plain = toolkit.summary(zoo.SubclassedResidual(), input_shape=(8,))
     assert not plain.record.notes
+
+
+def test_rnn_rows_are_the_same_traced_and_functional() -> None:
+    x = keras.Input((9, 5), name="x")
+    y = L.Dense(2, name="head")(L.LSTM(8, name="lstm")(L.GRU(4, return_sequences=True, name="gru")(x)))
+    functional = toolkit.summary(keras.Model(x, y, name="fn_lstm"))
+    traced = toolkit.summary(zoo.SubclassedLSTM(), input_shape=(9, 5))
+    for address in ("gru[0]", "lstm[0]", "head[0]"):
+        a, b = functional.row(address), traced.row(address)
+        assert (a.macs, a.params, a.output_shapes, a.is_container) == (b.macs, b.params, b.output_shapes, False)

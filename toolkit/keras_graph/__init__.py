@@ -4,6 +4,10 @@ Keras 3 keeps per-call data in private places: ``layer._inbound_nodes``, ``Node.
 output_tensors / parent_nodes``, ``KerasTensor._keras_history``, ``Functional._nodes`` and
 ``Sequential._functional``. Subclassed models have no graph at all, so they are traced by recording
 ``Layer.__call__`` during one symbolic pass. When Keras changes, this package changes; nothing else does.
+
+It hands out records (``CallRecord``, ``ModelRecord``, ``NodeRecord``, ``LayerCall``) and tensors, never Keras
+``Node`` objects. Graph operations that are not layers (``x + y``, ``x[:, 0]``, ``keras.ops.*``) are nodes
+like any other; node indexes are Keras's node order everywhere.
 """
 
 from toolkit.keras_graph.basics import built_input_shapes, is_graph_model, model_kind, shape_of
