@@ -180,6 +180,15 @@ def test_missing_graphviz_keeps_the_summary(monkeypatch: pytest.MonkeyPatch) -> 
     assert state.ok and state.diagram is None and "install graphviz" in state._repr_html_()
 
 
+def test_without_graphviz_a_learner_sees_the_calls_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    monkeypatch.setattr("toolkit.inspection.diagram.shutil.which", lambda name: None)
+    monkeypatch.setattr("toolkit.widgets.tuner.diagram", functools.partial(toolkit.diagram, strict=False))
+    page = render_state(build_mlp, {"units": 16})._repr_html_()
+    assert "brew install graphviz" in page and "hidden[0] : Dense -&gt; (None, 16)  &lt;- flat[0]" in page
+
+
 def test_quick_changes_never_pile_up() -> None:
     build = Recorder(build_mlp, delay=0.3)
     tuner = LayerTuner(build, units=(8, 128, 8), background=True)
