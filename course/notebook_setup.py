@@ -48,7 +48,11 @@ def badge_markdown(path: str) -> str:
 
 
 def setup_source() -> str:
-    """The setup cell: a no-op where ``toolkit`` imports; elsewhere pip --no-deps, leaving TensorFlow/Keras alone."""
+    """The setup cell: a no-op where ``toolkit`` imports; elsewhere pip --no-deps, leaving TensorFlow/Keras alone.
+
+    ``--ignore-requires-python``: the course pins Python 3.11 for its reference environment, while Colab runs
+    3.12/3.13; the toolkit itself runs on all three.
+    """
     from toolkit.notebook_setup import LIGHT_DEPENDENCIES
 
     light = ", ".join(repr(d) for d in LIGHT_DEPENDENCIES)
@@ -61,10 +65,13 @@ def setup_source() -> str:
         "except ImportError:",
         "    import importlib, os, subprocess, sys",
         f"    _installed = os.environ.get({INSTALL_ENV!r}) or {install_source()!r}",
-        f"    _pip = [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', _installed, {light}]",
-        "    if subprocess.run(_pip, capture_output=True, text=True).returncode:",
-        "        raise SystemExit(f'pip could not install {_installed}: check the internet connection and run this '",
-        f"                         'cell again, or set {INSTALL_ENV} to a keras-course wheel or folder.')",
+        "    _pip = [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--ignore-requires-python',",
+        f"            _installed, {light}]",
+        "    _run = subprocess.run(_pip, capture_output=True, text=True)",
+        "    if _run.returncode:",
+        "        _said = (_run.stderr.strip().splitlines() or ['no message'])[-1]",
+        "        raise SystemExit(f'pip could not install {_installed} ({_said}): check the internet connection and '",
+        f"                         'run this cell again, or set {INSTALL_ENV} to a keras-course wheel or folder.')",
         "    importlib.invalidate_caches()",
         "    import toolkit",
         "toolkit.setup_notebook(_installed)",
