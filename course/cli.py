@@ -1,4 +1,4 @@
-"""The ``course`` command: ``starters``, ``grade`` and ``hash`` (see GUIDE.md)."""
+"""The ``course`` command: ``starters``, ``sync-notebooks``, ``grade`` and ``hash`` (see GUIDE.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,22 @@ def _starters(args: argparse.Namespace) -> int:
             print(f"{s.state:9} {s.path}")
     if args.check and bad:
         print(f"{len(bad)} starter(s) differ from their solution; run `python -m course starters`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sync_notebooks(args: argparse.Namespace) -> int:
+    from course.notebook_setup import sync_notebooks
+
+    # the lessons, solutions and README first; then the starters, regenerated from the solutions just written
+    states = [(s.state, s.path) for s in sync_notebooks(check=args.check)]
+    states += [(s.state, s.path) for s in sync_starters(Path(args.solutions), EXERCISES_DIR, check=args.check)]
+    bad = [path for state, path in states if state in ("stale", "missing", "orphan")]
+    for state, path in states:
+        if state != "unchanged":
+            print(f"{state:9} {path}")
+    if args.check and bad:
+        print(f"{len(bad)} file(s) lack the current setup cell or badge; run `course sync-notebooks`.", file=sys.stderr)
         return 1
     return 0
 
@@ -68,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exercises", default=str(EXERCISES_DIR), help="where the starters go")
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged starters")
     p.set_defaults(run=_starters)
+
+    p = sub.add_parser("sync-notebooks", help="write the Colab badge and setup cell into every notebook, and README")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
+    p.set_defaults(run=_sync_notebooks)
 
     p = sub.add_parser("grade", help="grade a folder of submissions")
     p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")

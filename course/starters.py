@@ -12,6 +12,7 @@ from typing import Any
 import nbformat
 
 from course.notebook_format import SOLUTIONS_DIR, Exercise, course_meta, find_exercises, load_exercise, stub_solutions
+from course.notebook_setup import retarget_badge
 
 EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
 
@@ -29,6 +30,7 @@ def make_starter(exercise: Exercise) -> Any:
             cell.source = stub_solutions(cell.source, where=f"{exercise.name}, cell {i}")
         cells.append(cell)
     nb.cells = cells
+    retarget_badge(nb, f"exercises/{exercise.path.name}")  # the starter's "Open in Colab" opens the starter
     # Solution notebooks may carry widget state or execution timing; the starter carries neither.
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:

@@ -404,3 +404,99 @@ def test_stratified_fills_up_from_larger_classes_when_a_class_runs_out() -> None
         assert len(set(chosen.tolist())) == count == counts.sum()
         if counts.max() - counts.min() > 1:  # allowed only once the small class is used up
             assert counts[0] == 3 and counts[1:].max() - counts[1:].min() <= 1 and counts[1:].min() >= 3
+
+
+# --- online: Keras's download, then the same order, checks and subsets as offline ---------------------------
+
+
+def _same(a: datasets.Splits, b: datasets.Splits) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip([*a[0], *a[1]], [*b[0], *b[1]]))
+
+
+def _serve_downloads(monkeypatch: pytest.MonkeyPatch, files: dict[str, Path]) -> list[str]:
+    """Replace the network layer of keras.datasets (its ``get_file``) with local files; returns the origins asked."""
+    import importlib
+
+    asked: list[str] = []
+    for name, served in files.items():
+        module = importlib.import_module(f"keras.src.datasets.{name}")
+
+        def get_file(*args: object, origin: str = "", served: Path = served, **kwargs: object) -> str:
+            asked.append(origin)
+            return str(served)
+
+        monkeypatch.setattr(module, "get_file", get_file)
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    return asked
+
+
+def test_online_mnist_is_keras_download_through_the_same_subset_and_checks(
+    data_dir: Path, mnist: datasets.Splits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as mp:
+        mp.setenv(datasets.DATA_ENV, str(data_dir))
+        offline = {limit: load_mnist(limit=limit, seed=3) for limit in [(500, 100), 30]}
+    checked: list[str] = []
+    real_checked = datasets._checked
+    monkeypatch.setattr(datasets, "_checked", lambda name, arrays, source: checked.append(source)
+                        or real_checked(name, arrays, source))
+    asked = _serve_downloads(monkeypatch, {"mnist": data_dir / "mnist.npz"})  # Keras's file holds the same arrays
+    for limit, expected in offline.items():
+        assert _same(load_mnist(limit=limit, seed=3), expected)
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    assert np.array_equal(x_train, mnist[0][0]) and np.array_equal(y_test, mnist[1][1])
+    assert x_train.flags.c_contiguous and type(x_train) is np.ndarray and x_train.dtype == np.uint8
+    assert asked and all(a.startswith("https://") for a in asked)  # it did go to the (mocked) network
+    assert checked == ["keras.datasets download"] * 3  # the same shape and dtype checks as the offline path
+
+
+def _official_layout(class_sorted: dict[str, np.ndarray], folder: Path) -> Path:
+    """The real CIFAR-10 images written as Keras downloads them: pickled batches, classes interleaved.
+
+    The interleaving is random but keeps each class's own order, as the official release relates to the
+    course's archive (whose NNNN counts the images of one class in release order).
+    """
+    import pickle
+
+    rng = np.random.default_rng(7)
+    batches = folder / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        x, y = class_sorted[f"x_{split}"], class_sorted[f"y_{split}"].reshape(-1)
+        sequence = y[rng.permutation(len(y))]  # a class per position of the release
+        release = np.empty_like(x)
+        labels = np.empty_like(y)
+        where = np.argsort(sequence, kind="stable")
+        release[where], labels[where] = x, y
+        flat = release.transpose(0, 3, 1, 2).reshape(len(y), -1)  # the release stores channels first
+        for k, name in enumerate(names):
+            rows = slice(k * 10000, (k + 1) * 10000)
+            with open(batches / name, "wb") as f:
+                pickle.dump({b"data": flat[rows], b"labels": labels[rows].tolist()}, f, protocol=4)
+    return folder
+
+
+@pytest.mark.slow
+def test_online_cifar_gets_the_same_order_subsets_and_checks_as_offline(
+    cifar: dict, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class_sorted = cifar["decoded"][0]
+    with monkeypatch.context() as mp:
+        mp.setenv(datasets.DATA_ENV, str(data_dir))
+        offline_subset = load_cifar10(limit=(300, 50), seed=5)
+    asked = _serve_downloads(monkeypatch, {"cifar10": _official_layout(class_sorted, tmp_path / "download")})
+    (x_train, y_train), (x_test, y_test) = load_cifar10()
+    (ox_train, oy_train), (ox_test, oy_test) = cifar["splits"]
+    assert np.array_equal(x_train, ox_train) and np.array_equal(y_train, oy_train)  # the same fixed order
+    assert np.array_equal(x_test, ox_test) and np.array_equal(y_test, oy_test)
+    assert y_train.shape == (50000, 1) and y_train.dtype == np.uint8
+    assert _same(load_cifar10(limit=(300, 50), seed=5), offline_subset)
+    assert len(asked) == 2
+
+
+def test_a_download_of_the_wrong_shape_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    small = (np.zeros((10, 28, 28), np.uint8), np.zeros(10, np.uint8))
+    monkeypatch.setattr(_keras_loader("mnist"), "load_data", lambda: (small, small))
+    with pytest.raises(ValueError, match=r"x_train of shape \(10, 28, 28\).*expected \(60000, 28, 28\) uint8"):
+        load_mnist()

@@ -64,3 +64,35 @@ def test_missing_dot_raises_with_the_install_command(monkeypatch: pytest.MonkeyP
 def test_dot_is_installed_for_the_course() -> None:
     # Diagrams are part of every lesson: in the test environment a missing `dot` is a failure, not a skip.
     assert diagram_module.shutil.which("dot"), "Graphviz's dot is missing: `make setup` installs graphviz"
+
+
+# --- without Graphviz: a text diagram in notebooks, strict under tests ----------------------------------------
+
+
+def test_without_dot_a_notebook_gets_the_calls_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diagram_module.shutil, "which", lambda name: None)
+    model = zoo.shared_conv()
+    d = toolkit.diagram(model, strict=False)
+    records = [r for r in walk(model, None, "diagram").rows if r.called]
+    assert len(d.lines) == len(records) and d.svg == "" and d._repr_svg_() is None
+    conv = [line for line in d.lines if line.startswith("conv[")]
+    assert conv[0].startswith("conv[0] : Conv2D -> (None, 32, 32, 16)  <- small[0]")
+    assert conv[1] == "conv[1] : Conv2D -> (None, 64, 64, 16)  <- large[0]  (same weights as conv[0])"
+    page = d._repr_html_()
+    assert page is not None and "brew install graphviz" in page and "conv[1] : Conv2D" in page
+    assert str(d).splitlines()[0] == d.note and d.note.count(". ") == 0  # one sentence, then the calls
+    with pytest.raises(toolkit.GraphvizMissing, match="apt-get install graphviz"):
+        d.save("model.png")
+
+
+def test_without_dot_tests_stay_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diagram_module.shutil, "which", lambda name: None)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as in a notebook kernel started outside pytest
+    monkeypatch.delenv(diagram_module.STRICT_ENV, raising=False)
+    assert toolkit.diagram(zoo.functional_mlp()).lines  # a learner's notebook: the text fallback
+    monkeypatch.setenv(diagram_module.STRICT_ENV, "1")  # CI's notebook runs
+    with pytest.raises(toolkit.GraphvizMissing, match="not on PATH"):
+        toolkit.diagram(zoo.functional_mlp())
+    monkeypatch.delenv(diagram_module.STRICT_ENV)
+    with pytest.raises(toolkit.GraphvizMissing):
+        toolkit.diagram(zoo.functional_mlp(), strict=True)

@@ -180,6 +180,15 @@ def test_missing_graphviz_keeps_the_summary(monkeypatch: pytest.MonkeyPatch) -> 
     assert state.ok and state.diagram is None and "install graphviz" in state._repr_html_()
 
 
+def test_without_graphviz_a_learner_sees_the_calls_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    monkeypatch.setattr("toolkit.inspection.diagram.shutil.which", lambda name: None)
+    monkeypatch.setattr("toolkit.widgets.tuner.diagram", functools.partial(toolkit.diagram, strict=False))
+    page = render_state(build_mlp, {"units": 16})._repr_html_()
+    assert "brew install graphviz" in page and "hidden[0] : Dense -&gt; (None, 16)  &lt;- flat[0]" in page
+
+
 def test_quick_changes_never_pile_up() -> None:
     build = Recorder(build_mlp, delay=0.3)
     tuner = LayerTuner(build, units=(8, 128, 8), background=True)
@@ -238,6 +247,41 @@ def test_snapshot_and_display_bundle_keep_a_static_copy(tmp_path: Path) -> None:
     assert len(build.calls) == 2
     with pytest.raises(KeyError, match="no control named 'unit'"):
         tuner.set(unit=3)
+
+
+def panel_of(kind: str) -> Any:
+    """One panel of each kind, small and synchronous (real MNIST for the two that need images)."""
+    if kind == "tuner":
+        return LayerTuner(build_mlp, units=(8, 64, 8), background=False)
+    if kind == "training":
+        return TrainingPanel(build_mlp(), "mnist", n_train=32, n_test=16, background=False)
+    (_, _), (x_test, y_test) = datasets.load_mnist(limit=(10, 8))
+    return ActivationExplorer(build_cnn(), x_test, y_test, background=False)
+
+
+@pytest.mark.parametrize("kind", ["tuner", "training", "explorer"])
+def test_every_panel_displays_live_and_static_on_this_ipywidgets_generation(kind: str, real_data: None) -> None:
+    """What Jupyter does with a panel, through IPython's own formatter: on ipywidgets 7.7 (Colab's) and 8.x the
+    bundle holds the live widget view and the static copy (run this file in both environments)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    panel = panel_of(kind)
+    data, _ = DisplayFormatter().format(panel)
+    view = data["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == panel.widget.model_id and view["version_major"] == 2
+    assert data["text/html"] == panel.snapshot()._repr_html_() and data["text/plain"] == str(panel.snapshot())
+
+
+def test_missing_ipywidgets_is_one_sentence_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m == "ipywidgets" or m.startswith(("ipywidgets.", "toolkit.widgets"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # None in sys.modules: `import ipywidgets` fails
+    monkeypatch.delitem(toolkit.__dict__, "LayerTuner", raising=False)
+    with pytest.raises(ImportError, match=r"need ipywidgets, which is not installed.*%pip install ipywidgets") as err:
+        toolkit.LayerTuner  # noqa: B018
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained ModuleNotFoundError
 
 
 # --- data shaping -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ _PUBLIC = {
     "datasets": "toolkit.data",  # the name the lessons use: toolkit.datasets.load_mnist(...)
     "doctor": "toolkit.doctor",  # the subpackage: toolkit.doctor.doctor() runs the checks
     "seed": "toolkit._keras:seed",
+    "setup_notebook": "toolkit.notebook_setup:setup_notebook",
     "load_mnist": "toolkit.data:load_mnist",
     "load_cifar10": "toolkit.data:load_cifar10",
     "summary": "toolkit.inspection.summary:summary",
@@ -44,7 +45,7 @@ __all__ = [  # the same names as _PUBLIC (a test keeps them equal)
     "ActivationExplorer", "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "LayerTuner", "ModelSummary",
     "TrainingPanel", "calls", "checks", "data", "datasets", "diagram", "doctor", "feature_extractor", "input_at",
     "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of", "output_shape_at", "record_result",
-    "render_state", "seed", "summary",
+    "render_state", "seed", "setup_notebook", "summary",
 ]
 
 
@@ -80,6 +81,7 @@ if TYPE_CHECKING:  # for mypy and editors: the same names, imported eagerly
         output_shape_at,
     )
     from toolkit.inspection.summary import summary
+    from toolkit.notebook_setup import setup_notebook
     from toolkit.render.call_table import CallTable
     from toolkit.render.summary_view import ModelSummary
     from toolkit.widgets.explorer import ActivationExplorer

@@ -101,6 +101,7 @@ def _load(name: str, limit: object, seed: object) -> Splits:
     counts = _subsets.parse_limit(loader, limit, FILES[name].sizes)  # bad arguments fail before slow work
     rng = np.random.default_rng(_subsets.check_seed(loader, seed))
     path = _local_file(name)
+    # Both sources end in the same steps: full order, shape checks, then the seeded subset below.
     arrays = _download(name) if path is None else _read_local(name, path)
     x_train, y_train, x_test, y_test = (arrays[key] for key in _KEYS)
     if counts is None:
@@ -156,7 +157,42 @@ def _download(name: str) -> dict[str, np.ndarray]:
             f"export {DATA_ENV}=/path/to/data; in a notebook, before loading: "
             f"os.environ['{DATA_ENV}'] = '/path/to/data'), or (2) connect to the internet and load again."
         ) from err
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    arrays = {key: np.ascontiguousarray(np.asarray(a)) for key, a in zip(_KEYS, (x_train, y_train, x_test, y_test))}
+    return _checked(name, full_order(arrays) if name == "cifar10" else arrays, "keras.datasets download")
+
+
+def _checked(name: str, arrays: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+    """``arrays`` if they have the shapes and dtypes of ``keras.datasets.<name>.load_data()``, else ValueError."""
+    n_train, n_test = FILES[name].sizes
+    image = (28, 28) if name == "mnist" else (32, 32, 3)
+    label: tuple[int, ...] = () if name == "mnist" else (1,)
+    shapes = ((n_train, *image), (n_train, *label), (n_test, *image), (n_test, *label))
+    for key, shape in zip(_KEYS, shapes):
+        a = arrays[key]
+        if a.shape != shape or a.dtype != np.uint8:
+            raise ValueError(
+                f"{name} from the {source} has {key} of shape {a.shape} and dtype {a.dtype}, expected {shape} "
+                f"uint8; the file is damaged or from another release: delete it (and the cache "
+                f"{cache_dir()}) and load again."
+            )
+    return arrays
+
+
+def full_order(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """CIFAR-10 in the course's one fixed order, from either source: sorted by class (stably, so each class
+    keeps its own order), then shuffled with ``FULL_ORDER_SEED``.
+
+    The offline archive is already sorted by class (NNNN is the image's position within its class in the
+    official release), so for it the sort changes nothing; Keras's download interleaves the classes, and the
+    sort brings it to the same order. Both then get the same permutation.
+    """
+    rng = np.random.default_rng(FULL_ORDER_SEED)
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        order = np.argsort(y.reshape(-1), kind="stable")[rng.permutation(len(y))]
+        out[f"x_{split}"], out[f"y_{split}"] = x[order], y[order]
+    return out
 
 
 def verify_file(path: Path, expected: str) -> None:
@@ -180,8 +216,8 @@ def _read_local(name: str, path: Path) -> dict[str, np.ndarray]:
     verify_file(path, FILES[name].sha256)
     if name == "mnist":
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in _KEYS}
-    return _cifar_arrays(path)
+            return _checked(name, {key: data[key] for key in _KEYS}, f"file {path}")
+    return _checked(name, _cifar_arrays(path), f"file {path}")
 
 
 def _cifar_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -190,11 +226,7 @@ def _cifar_arrays(path: Path) -> dict[str, np.ndarray]:
     cached = _data_cache.load_arrays(target, _KEYS)
     if cached is not None and _has_cifar_shapes(cached):
         return cached
-    arrays = _cifar_archive.decode_archive(path)
-    rng = np.random.default_rng(FULL_ORDER_SEED)
-    for split in ("train", "test"):
-        order = rng.permutation(len(arrays[f"y_{split}"]))
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = arrays[f"x_{split}"][order], arrays[f"y_{split}"][order]
+    arrays = full_order(_cifar_archive.decode_archive(path))
     try:
         _data_cache.save_arrays(target, arrays)
     except OSError as err:

@@ -7,10 +7,18 @@ colour and are joined by a dotted "same weights" line, so the drawing also shows
 
 The DOT text is built from records by ``toolkit.render.dot`` (pure, tested without Graphviz) and drawn by
 Graphviz's ``dot`` program; pydot stays installed for ``keras.utils.plot_model``, which the lessons compare against.
+
+Without ``dot`` (a Mac without Homebrew, JupyterLite) a notebook keeps going: the Diagram then shows the same
+per-call structure as text, one line per call with its output shape, the calls that fed it and, for a shared
+layer, which call holds the weights, under one sentence saying how to install Graphviz. Under tests it stays
+strict and raises GraphvizMissing: when ``strict=True`` is passed, ``KERAS_COURSE_STRICT=1`` is set (CI sets it
+for the notebook runs) or pytest is running.
 """
 
 from __future__ import annotations
 
+import html
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -18,9 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.inspection.model_inputs import InputShape, walk
+from toolkit.records import ModelRecord
 from toolkit.render.dot import build_dot
+from toolkit.render.tables import fmt_shapes
 
 FORMATS = ("svg", "png", "pdf")
+STRICT_ENV = "KERAS_COURSE_STRICT"
+INSTALL_HINT = (
+    "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+    "`conda install -c conda-forge graphviz`, then restart the kernel"
+)
 
 
 class GraphvizMissing(RuntimeError):
@@ -31,9 +46,7 @@ def _require_dot() -> str:
     dot = shutil.which("dot")
     if dot is None:
         raise GraphvizMissing(
-            "diagram() needs Graphviz's `dot` program, which is not on PATH. Install it with "
-            "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
-            "`conda install -c conda-forge graphviz`, then restart the kernel."
+            f"diagram() needs Graphviz's `dot` program, which is not on PATH. Install it with {INSTALL_HINT}."
         )
     return dot
 
@@ -47,13 +60,41 @@ def render(dot_source: str, fmt: str) -> bytes:
     return result.stdout
 
 
+def is_strict() -> bool:
+    """True under tests: ``KERAS_COURSE_STRICT`` set to 1/true/yes, or a pytest test running in this process."""
+    flag = os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
+    return flag or "PYTEST_CURRENT_TEST" in os.environ
+
+
 def diagram(model: Any, input_shape: InputShape = None, *, show_shapes: bool = True,
-            expand_nested: bool = True, per_call: bool = True, sample: Any = None) -> Diagram:
-    """Draw ``model`` call by call. Nested models become framed groups; subclassed models are traced."""
-    _require_dot()  # fail before the walk, with the install command
+            expand_nested: bool = True, per_call: bool = True, sample: Any = None,
+            strict: bool | None = None) -> Diagram:
+    """Draw ``model`` call by call. Nested models become framed groups; subclassed models are traced.
+
+    Without Graphviz: ``strict`` (default: :func:`is_strict`) raises GraphvizMissing, else the Diagram shows
+    the calls as text with the install command.
+    """
+    has_dot = shutil.which("dot") is not None
+    if not has_dot and (is_strict() if strict is None else strict):
+        _require_dot()  # fail before the walk, with the install command
     record = walk(model, input_shape, "diagram", sample)
     dot = build_dot(record, show_shapes=show_shapes, expand_nested=expand_nested, per_call=per_call)
+    if not has_dot:
+        return Diagram(record.name, dot, "", call_lines(record))
     return Diagram(record.name, dot, render(dot, "svg").decode("utf-8"))
+
+
+def call_lines(record: ModelRecord) -> tuple[str, ...]:
+    """The per-call structure a drawing shows, as text: ``conv[1] : Conv2D -> (None, 8, 8, 16) <- large[0]``."""
+    first_call: dict[int, str] = {}
+    lines = []
+    for r in (r for r in record.rows if r.called):
+        shared = f"  (same weights as {first_call[r.layer_id]})" if r.layer_id in first_call else ""
+        first_call.setdefault(r.layer_id, r.address)
+        parents = ", ".join(r.parents) or "model input"
+        lines.append(f"{'  ' * r.depth}{r.address} : {r.class_name} -> {fmt_shapes(r.output_shapes)}  <- {parents}"
+                     f"{shared}")
+    return tuple(lines)
 
 
 @dataclass(frozen=True)
@@ -62,17 +103,39 @@ class Diagram:
 
     name: str
     dot: str  # the Graphviz source, for the curious
-    svg: str = field(repr=False)
+    svg: str = field(repr=False)  # "" when Graphviz is missing: then ``lines`` is shown instead
+    lines: tuple[str, ...] = field(default=(), repr=False)  # one per call, see call_lines()
 
-    def _repr_svg_(self) -> str:
-        return self.svg
+    @property
+    def note(self) -> str:
+        """Why there is no drawing ("" when there is one)."""
+        if self.svg:
+            return ""
+        return f"Graphviz's `dot` is not installed, so this is the diagram as text; install it with {INSTALL_HINT}."
+
+    def _repr_svg_(self) -> str | None:
+        return self.svg or None
+
+    def _repr_html_(self) -> str | None:
+        if self.svg:
+            return None  # the SVG is the rich display
+        body = html.escape("\n".join(self.lines))
+        return (f'<div class="toolkit-diagram-text"><p style="color:#a40000">{html.escape(self.note)}</p>'
+                f'<pre style="font-size:12px">{body}</pre></div>')
+
+    def __str__(self) -> str:
+        return repr(self) if self.svg else "\n".join([self.note, *self.lines])
 
     def __repr__(self) -> str:
+        if not self.svg:
+            return f"<Diagram of {self.name!r} as text ({len(self.lines)} calls): Graphviz's dot is not installed>"
         boxes = self.svg.count('class="node"')
         return f"<Diagram of {self.name!r}: {boxes} boxes; shown as SVG in Jupyter, .save('model.png') to keep>"
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
+        if not self.svg:
+            _require_dot()
         fmt = path.suffix.lstrip(".").lower()
         if fmt not in FORMATS:
             raise ValueError(f"save() writes {', '.join(FORMATS)} files; got {path.name!r}. "

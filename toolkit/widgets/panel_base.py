@@ -70,6 +70,19 @@ class LatestOnly(Generic[T]):
             raise err
 
 
+def widget_bundle(widget: Any, **kwargs: Any) -> dict[str, Any]:
+    """The display bundle of an ipywidget on both generations: 8.x builds it in ``_repr_mimebundle_``; 7.x
+    (Colab's 7.7.1) has only ``_ipython_display_``, which displays the same bundle itself, so it is built here
+    (on_displayed callbacks, which 8.x dropped, are not run)."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return dict(widget._repr_mimebundle_(**kwargs))
+    bundle: dict[str, Any] = {"text/plain": repr(widget)}
+    if widget._view_name is not None:
+        view = {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+        bundle["application/vnd.jupyter.widget-view+json"] = view
+    return bundle
+
+
 class Panel:
     """Base of the panels: ``widget`` is the root ipywidget; displaying the panel shows it live, with a
     static HTML copy in the same output for viewers without a widget front end (exported or saved notebooks)."""
@@ -90,7 +103,7 @@ class Panel:
         return []
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle = widget_bundle(self.widget, **kwargs)
         snap = self.snapshot()
         bundle["text/plain"] = str(snap)
         bundle["text/html"] = snap._repr_html_()

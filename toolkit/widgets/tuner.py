@@ -90,7 +90,7 @@ class TunerState:
             f"{_fmt_change(self.macs_change)}{since}</p>"
         )
         picture = (
-            inline_svg(self.diagram.svg)
+            (inline_svg(self.diagram.svg) if self.diagram.svg else self.diagram._repr_html_() or "")
             if self.diagram is not None
             else f'<p style="color:#a40000">{html.escape(self.diagram_note)}</p>'
             if self.diagram_note

@@ -1,0 +1,57 @@
+"""``setup_notebook()``: the toolkit's half of every notebook's first cell.
+
+The cell (written by ``course sync-notebooks``) first tries ``import toolkit``; only where that fails (Colab,
+Kaggle, any Python without the course) it pip-installs the toolkit with ``--no-deps``, so the preinstalled
+TensorFlow and Keras stay as they are. Then it calls this function, which enables Colab's custom widget manager
+where there is one and says in one line what was done. On a local install it prints nothing at all, so the
+stored outputs of the lessons stay valid. Importing this module never starts TensorFlow.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+# what the setup cell installs besides the toolkit (with --no-deps too): the light packages a hosted notebook
+# may lack; TensorFlow, Keras, NumPy, Pillow, matplotlib and ipywidgets are preinstalled there and never touched
+LIGHT_DEPENDENCIES = ("pydot",)
+
+
+def setup_notebook(installed_from: str = "") -> None:
+    """Enable Colab's widget manager if this is Colab; print one line if anything was done, else nothing.
+
+    ``installed_from``: what the setup cell just pip-installed (empty when ``toolkit`` was already importable).
+    Returns None, so the cell shows no ``Out[...]`` value.
+    """
+    done = []
+    if installed_from:
+        done.append(f"installed the course toolkit from {installed_from} with --no-deps, keeping {preinstalled()}")
+    if enable_colab_widgets():
+        done.append("enabled Colab's custom widget manager for the panels")
+    if done:
+        print("Setup: " + "; ".join(done) + ".")
+
+
+def preinstalled() -> str:
+    """``TensorFlow 2.20.0 and Keras 3.13.2`` as installed (read from package metadata, without importing)."""
+    found = []
+    for label, names in (("TensorFlow", ("tensorflow", "tensorflow-cpu")), ("Keras", ("keras",))):
+        version = next((v for v in map(_version, names) if v), None)
+        found.append(f"{label} {version}" if version else f"{label} (not installed)")
+    return " and ".join(found)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def enable_colab_widgets() -> bool:
+    """Turn on Colab's custom widget manager (third-party widgets stay blank without it); False off Colab."""
+    try:
+        from google.colab import output
+    except ImportError:
+        return False
+    output.enable_custom_widget_manager()
+    return True
