@@ -3,7 +3,7 @@
 The sandbox copies this file next to a private copy of ``toolkit`` and names it in the kernelspec, so it runs as a
 script (its folder, holding only ``toolkit``, is first on ``sys.path``) and imports nothing from ``course``.
 
-Usage: python kernel_launcher.py [--drop UID:GID] [--preload MODULE] -f CONNECTION_FILE
+Usage: python kernel_launcher.py [--drop UID:GID] [--preload MODULE[,MODULE...]] -f CONNECTION_FILE
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ def main() -> None:
     _die_with_parent()
     # A speed bump, not a wall (GUIDE.md section 6): the grader's own package is not for student code.
     sys.modules["course"] = None  # type: ignore[assignment]
-    if preload:
-        importlib.import_module(preload)
+    for module in (preload or "").split(","):
+        if module:  # imported before the kernel reports ready: slow imports count against start-up, not a cell
+            importlib.import_module(module)
     from ipykernel.kernelapp import launch_new_instance
 
     sys.argv = [sys.argv[0], *args]

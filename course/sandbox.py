@@ -45,7 +45,7 @@ class Limits:
     timeout: float = 600.0
     user: str | None = None
     threads: int = 1
-    preload: str | None = "toolkit"
+    preload: str | None = "toolkit,keras"  # comma-separated; keras (and TensorFlow) loads before the first cell
     keep_work: bool = False
 
     def __post_init__(self) -> None:
