@@ -18,6 +18,8 @@ STATUSES = {
     "timeout": "Your notebook ran out of time and was stopped; checks that passed before that keep their points.",
     "kernel died": "The Python process running your notebook died (for example os._exit(), a crash in native "
     "code, or running out of memory); checks that passed before that keep their points.",
+    "out of memory": "Your notebook asked for more memory than a notebook may use; that cell was stopped, and "
+    "checks that passed keep their points.",
     "empty": "Your notebook has no code cells, so there was nothing to grade.",
     "invalid": "Your file could not be read as a Jupyter notebook.",
     "grader error": "The grader could not run your notebook. This is not your fault: tell your instructor.",

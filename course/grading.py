@@ -19,6 +19,7 @@ from course.rebuild import Rebuilt, rebuild
 from course.sandbox import Limits, RunOutcome, preflight, run_notebook
 
 MAX_PROBLEMS = 6
+UNSANDBOXED = "graded without a sandbox (--unsafe-no-sandbox): this submission could have changed other results"
 
 
 __all__ = ["Job", "Unreadable", "find_submissions", "grade_folder", "grade_jobs", "grade_one", "read_submission"]
@@ -52,6 +53,8 @@ def _problem(rebuilt: Rebuilt, record: dict[str, Any], limits: Limits) -> str | 
         return f"The Python kernel died while running {where}; nothing after it could run."
     if record["timeout"]:
         return f"{where} ran for more than {limits.cell_timeout:g} seconds and was stopped."
+    if error.get("ename") == "MemoryError":
+        return f"{where} asked for more memory than the {limits.memory_mb} MB a notebook may use and was stopped."
     if error.get("ename") == "SystemExit":
         return f"{where} called sys.exit(); a notebook should not exit (the grader carried on)."
     if error and record.get("student_cell") is not None:
@@ -99,6 +102,8 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         status = "grader error"
     elif run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
         status = "timeout"
+    elif any((r.get("error") or {}).get("ename") == "MemoryError" for r in cells):
+        status = "out of memory"
     elif died:
         status = "kernel died"
     elif not run.finished or not cells or run.kernel_ready_s is None:
@@ -172,6 +177,13 @@ def grade_one(job: Job, limits: Limits) -> SubmissionResult:
     A grader error (the grader's own fault, e.g. a kernel that did not start under load) is retried once; when the
     second try fails too, the row says so and gives both reasons.
     """
+    result = _retried(job, limits)
+    if not limits.sandbox and UNSANDBOXED not in result.flags:
+        result = replace(result, flags=(*result.flags, UNSANDBOXED))
+    return result
+
+
+def _retried(job: Job, limits: Limits) -> SubmissionResult:
     first = _safe_attempt(job, limits)
     if first.status != "grader error":
         return first
