@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from course import trusted
 from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
@@ -115,10 +116,17 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         if r.get("check"):
             by_check.setdefault(r["check"], r)
     checks = []
+    verified: dict[str, tuple[bool, str]] | None = run.collected
+    forged = []
     for c in job.exercise.checks:
         record = by_check.get(c.id)
         passed = bool(record and record["passed"] and record["token"] and not record.get("error"))
         message = "" if passed else _check_message(record, status, limits)
+        if verified is not None:  # points come from the trusted process only; the kernel's run gives the message
+            in_kernel, (passed, why) = passed, verified.get(c.id, (False, "not verified"))
+            if in_kernel and not passed:
+                forged.append(c.id)
+            message = "" if passed else (message if not in_kernel else why)
         checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
     problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
     if run.timed_out:
@@ -133,6 +141,8 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     flags = list(rebuilt.flags)
     if run.rejected_lines:
         flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
+    if forged:
+        flags.append(f"passed in the kernel but failed verification outside it: {', '.join(forged)} (forgery?)")
     if any(r["passed"] and not r["token"] for r in cells if r.get("check")):
         flags.append("a check cell passed without printing its token (tampering?)")
     return SubmissionResult(
@@ -161,7 +171,17 @@ def _attempt(job: Job, limits: Limits) -> SubmissionResult:
     if not any(cell.get("cell_type") == "code" for cell in nb.cells):
         return _zero(job, "empty", "Your notebook has no code cells.")
     rebuilt = rebuild(job.exercise, nb)
-    return score(job, rebuilt, run_notebook(rebuilt.notebook, limits), limits)
+    if job.exercise.name not in trusted.VERIFIED:
+        return score(job, rebuilt, run_notebook(rebuilt.notebook, limits), limits)
+    cells = []
+    for cell in rebuilt.notebook.cells:
+        check_id = cell.get("metadata", {}).get("course", {}).get("check")
+        if check_id:
+            cells.append(trusted.export_cell(job.exercise, check_id, cell.source))
+        cells.append(cell)
+    rebuilt.notebook.cells = cells
+    run = run_notebook(rebuilt.notebook, limits, collect=lambda work: trusted.verify(job.exercise, work))
+    return score(job, rebuilt, run, limits)
 
 
 def _safe_attempt(job: Job, limits: Limits) -> SubmissionResult:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import nbformat
 from course import bwrap, nbval_plugin
 
 HERE = Path(__file__).resolve().parent
+EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
 KERNEL_NAME = "course-grader"
 PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KERAS_COURSE_DATA", "KERAS_COURSE_CACHE")
 
@@ -73,6 +75,7 @@ class RunOutcome:
     returncode: int | None = None
     log_tail: str = ""
     work_dir: Path | None = None
+    collected: Any = None
 
     @property
     def finished(self) -> bool:
@@ -165,6 +168,9 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     (root / "pytest.ini").write_text("[pytest]\n")
     path = work / "submission.ipynb"
+    for cell in nb.cells:  # export cells (course/trusted.py) write into the kernel's own work folder
+        if cell.get("metadata", {}).get("grader", {}).get("export"):
+            cell.source = cell.source.replace(EXPORT_PLACEHOLDER, str(work / "export"))
     nbformat.write(nb, str(path))
     if limits.user:
         os.chown(path, *_user_ids(limits.user))
@@ -237,8 +243,12 @@ def _tail(path: Path, size: int = 4000) -> str:
         return f.read().decode("utf-8", errors="replace")
 
 
-def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
-    """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour."""
+def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None = None) -> RunOutcome:
+    """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour.
+
+    ``collect`` is called with the kernel's work folder once every process of the run has ended (before the folder
+    is removed); what it returns is ``outcome.collected``. Exceptions it raises propagate.
+    """
     root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     outcome = RunOutcome()
     try:
@@ -276,6 +286,8 @@ def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
         ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
         outcome.kernel_ready_s = ready[0] if ready else None
         outcome.log_tail = _tail(root / "log.txt")
+        if collect is not None:
+            outcome.collected = collect(root / "work")
     finally:
         if limits.keep_work:
             outcome.work_dir = root

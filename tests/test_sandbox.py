@@ -134,7 +134,7 @@ def _digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.py")}
 
 
-HARM = """# Harm the others: rewrite the project's checks, a classmate's file and the grades, kill the grader.
+HARM = """# Harm the others: rewrite the checks, a classmate's file and the grades; kill the grader and other kernels.
 import os, pathlib, signal
 targets = [pathlib.Path({checks!r}), pathlib.Path({classmate!r}), pathlib.Path({out!r}) / 'gradebook.csv']
 for t in targets:
@@ -142,7 +142,9 @@ for t in targets:
         t.write_text('forged')
     except OSError:
         pass
-for pid in (os.getppid(), {grader}):
+others = [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()
+          and b'course-grade-' in open(f'/proc/{{p}}/cmdline', 'rb').read()]  # classmates' kernels and nbval
+for pid in (os.getppid(), {grader}, *others):
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
@@ -213,3 +215,26 @@ def test_no_sandbox_means_an_explicit_flag_and_marked_rows(
     assert main(["grade", "ex01", str(folder), "--out", str(tmp_path / "out"), "--unsafe-no-sandbox"]) == 0
     text = (tmp_path / "out" / "gradebook.csv").read_text()
     assert "review: graded without a sandbox" in text, text
+
+
+def _readable_by(user: str, path: Path) -> bool:
+    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-r", str(path)], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="already running as a non-root user: the tests above are that run")
+def test_the_sandbox_works_for_a_grader_that_is_not_root() -> None:
+    python = Path(os.path.realpath(sys.executable))
+    if not (_readable_by("nobody", python) and _readable_by("nobody", ROOT / "tests" / "test_sandbox.py")):
+        pytest.skip(
+            f"user 'nobody' cannot read {python} or the repository, so the course's Python cannot run as nobody "
+            "(course/GUIDE.md, section 6.1: install Python and the venv somewhere world-readable)"
+        )
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    env.update({k: os.environ[k] for k in ("KERAS_COURSE_DATA",) if k in os.environ})
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_the_sandbox_stops_it"]
+    result = subprocess.run(
+        ["runuser", "-u", "nobody", "--", *cmd], env=env, cwd="/tmp", capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
