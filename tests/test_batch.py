@@ -163,7 +163,7 @@ def test_a_grader_error_is_retried_once_and_the_reason_reported(
 ) -> None:
     calls: list[str] = []
 
-    def flaky(nb: Any, limits: Any) -> Any:
+    def flaky(nb: Any, limits: Any, collect: Any = None) -> Any:
         calls.append("run")
         raise OSError("Too many open files (simulated)")
 
