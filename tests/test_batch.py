@@ -221,3 +221,23 @@ def test_a_setup_cell_that_runs_out_of_time_before_student_code_is_a_grader_erro
     run = RunOutcome(records=records, kernel_ready_s=1.0)
     result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(cell_timeout=10))
     assert result.status == "grader error" and "overloaded" in result.problems[-1]
+
+
+def test_a_cell_stopped_by_the_memory_limit_is_an_out_of_memory_row() -> None:
+    from course.grading import Job, score
+    from course.notebook_format import resolve_exercise
+    from course.rebuild import rebuild
+    from course.sandbox import Limits, RunOutcome
+
+    exercise = resolve_exercise("ex01")
+    rebuilt = rebuild(exercise, read_submission(SUBMISSIONS / "correct.ipynb"))
+    hog = {"kind": "cell", "when": "call", "check": None, "died": False, "token": False, "timeout": False}
+    records = [
+        {**hog, "index": 3, "student_cell": 3, "passed": False, "error": {"ename": "MemoryError", "evalue": ""}},
+        {"kind": "finished"},
+    ]
+    run = RunOutcome(records=records, kernel_ready_s=1.0)
+    result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(memory_mb=2048))
+    assert result.status == "out of memory"
+    assert "more memory than the 2048 MB" in result.problems[0]
+    assert "more memory than a notebook may use" in feedback_markdown(result)
