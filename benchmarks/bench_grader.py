@@ -1,7 +1,11 @@
 """Grade copies of exercise 1's solution and print submissions per minute and where the time goes.
 
     KERAS_COURSE_DATA=/path/to/data .venv/bin/python benchmarks/bench_grader.py [--copies 20] [--workers 2]
-        [--variant build-only|full|both]
+        [--variant build-only|full|both] [--baseline] [--compare-sandbox]
+
+``--baseline`` also times the naive way an instructor would grade (``pytest --nbval-lax`` on each notebook, one
+after another) on the same copies; ``--compare-sandbox`` also grades them with ``--unsafe-no-sandbox``, to print
+what the sandbox costs per submission. The load average is printed beside every absolute time.
 
 ``full`` is exercise 1 as written (it trains an MLP on 2,000 MNIST images for 5 epochs); ``build-only`` is the same
 solution without the training task (the cells that load data, fit or check accuracy are removed), which is what the
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -50,28 +55,54 @@ def import_seconds() -> float:
     return time.monotonic() - start
 
 
-def bench(source: Path, copies: int, workers: int, label: str) -> None:
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def baseline(source: Path, copies: int) -> float:
+    """Wall seconds of ``pytest --nbval-lax`` on each copy, one after another (no isolation, no rebuild)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.monotonic()
+        for i in range(copies):
+            path = Path(tmp) / f"student{i:02d}.ipynb"
+            path.write_bytes(source.read_bytes())
+            cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(path)]
+            subprocess.run(cmd, cwd=tmp, capture_output=True)
+        wall = time.monotonic() - start
+    print(f"\n== naive baseline: pytest --nbval-lax on {copies} copies of {source.name}, one after another ==")
+    print(f"wall time:                {wall:.1f} s ({load()})")
+    print(f"submissions per minute:   {copies / wall * 60:.1f}")
+    return wall
+
+
+def bench(
+    source: Path, copies: int, workers: int, label: str, *, sandbox: bool = True, verify: bool = True
+) -> float:
     exercise = load_exercise(source)
+    if not verify:  # an exercise outside trusted.VERIFIED is graded by its in-kernel checks only
+        exercise = replace(exercise, name=exercise.name + "_unverified")
     with tempfile.TemporaryDirectory() as tmp:
         subs = Path(tmp)
         for i in range(copies):
             (subs / f"student{i:02d}.ipynb").write_bytes(source.read_bytes())
         jobs = [Job(exercise, p) for p in sorted(subs.glob("*.ipynb"))]
-        limits = Limits(cell_timeout=120, timeout=600, threads=default_threads(workers))
+        limits = Limits(cell_timeout=120, timeout=600, threads=default_threads(workers), sandbox=sandbox)
         start = time.monotonic()
         results = grade_jobs(jobs, limits, workers=workers, progress=False)
         wall = time.monotonic() - start
     full = sum(r.total == r.max_points for r in results)
     ready = [r.kernel_ready_s for r in results if r.kernel_ready_s is not None]
     seconds = [r.seconds for r in results]
-    print(f"\n== {label}: {copies} copies of {source.name}, {workers} workers ==")
+    mode = f"sandbox {'on' if sandbox else 'OFF'}, trusted verification {'on' if verify else 'OFF'}"
+    print(f"\n== {label}: {copies} copies of {source.name}, {workers} workers, {mode} ==")
     print(f"full marks:               {full}/{copies} (statuses: {sorted({r.status for r in results})})")
-    print(f"wall time:                {wall:.1f} s")
+    print(f"wall time:                {wall:.1f} s ({load()})")
     print(f"submissions per minute:   {copies / wall * 60:.1f}")
     print(f"per submission:           mean {statistics.mean(seconds):.1f} s, max {max(seconds):.1f} s")
     if ready:
         share = sum(ready) / sum(seconds)
         print(f"kernel start + TF import: mean {statistics.mean(ready):.1f} s = {share:.0%} of each submission's time")
+    return wall
 
 
 def main() -> None:
@@ -79,6 +110,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--variant", choices=["build-only", "full", "both"], default="both")
+    parser.add_argument("--baseline", action="store_true", help="also time pytest --nbval-lax, one after another")
+    parser.add_argument("--compare-sandbox", action="store_true", help="also grade without the sandbox")
     args = parser.parse_args()
     if not os.environ.get("KERAS_COURSE_DATA"):
         sys.exit("set KERAS_COURSE_DATA to the folder holding mnist.npz (exercise 1 trains on MNIST)")
@@ -88,7 +121,16 @@ def main() -> None:
         if args.variant in ("build-only", "both"):
             bench(build_only(SOLUTION, Path(tmp)), args.copies, args.workers, "build-only")
         if args.variant in ("full", "both"):
-            bench(SOLUTION, args.copies, args.workers, "full (with training)")
+            wall = bench(SOLUTION, args.copies, args.workers, "full (with training)")
+            if args.compare_sandbox:
+                unverified = bench(SOLUTION, args.copies, args.workers, "full (with training)", verify=False)
+                bare = bench(SOLUTION, args.copies, args.workers, "full", sandbox=False, verify=False)
+                per = args.workers / args.copies
+                print(f"\nsandbox cost per submission:              {(unverified - bare) * per:+.2f} s ({load()})")
+                print(f"trusted verification cost per submission: {(wall - unverified) * per:+.2f} s ({load()})")
+            if args.baseline:
+                naive = baseline(SOLUTION, args.copies)
+                print(f"\nspeed-up over the naive baseline, sandbox on: {naive / wall:.2f}x ({load()})")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ def _grade(args: argparse.Namespace) -> int:
         user=args.user,
         threads=default_threads(workers),
         keep_work=args.keep_work,
+        sandbox=not args.unsafe_no_sandbox,
+        memory_mb=args.memory_mb,
     )
     out = Path(args.out) if args.out else Path("grades") / exercise.name
     book = grade_folder(exercise, Path(args.submissions), out, limits=limits, workers=workers, progress=True)
@@ -98,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
     p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
+    p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run kernels without bubblewrap: a submission can then harm others; every row is marked unsandboxed",
+    )
     p.set_defaults(run=_grade)
 
     p = sub.add_parser("hash", help="digest of an answer, for checks.check_hashed")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from course.files import check_out_dir, safe_file_name
 from course.starters import write_atomically
 
 STATUSES = {
@@ -16,10 +18,28 @@ STATUSES = {
     "timeout": "Your notebook ran out of time and was stopped; checks that passed before that keep their points.",
     "kernel died": "The Python process running your notebook died (for example os._exit(), a crash in native "
     "code, or running out of memory); checks that passed before that keep their points.",
+    "out of memory": "Your notebook asked for more memory than a notebook may use; that cell was stopped, and "
+    "checks that passed keep their points.",
     "empty": "Your notebook has no code cells, so there was nothing to grade.",
     "invalid": "Your file could not be read as a Jupyter notebook.",
     "grader error": "The grader could not run your notebook. This is not your fault: tell your instructor.",
 }
+# Terminal escapes (colours, OSC links) and other control characters that students' errors carry.
+_ESCAPES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (newlines and tabs stay)."""
+    return _ESCAPES.sub("", text)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet will not run as a formula (``=HYPERLINK(...)`` becomes ``'=HYPERLINK(...)``)."""
+    if isinstance(value, str):
+        value = clean(value).replace("\t", " ")
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,8 +96,8 @@ def gradebook_csv(results: list[SubmissionResult]) -> str:
     header, rows = gradebook_rows(results)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([spreadsheet_safe(h) for h in header])
+    writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -105,13 +125,17 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += [f"- {n}" for n in result.notes]
         lines += ["", "Check and locked cells are always taken from the exercise itself, so editing, deleting or "
                   "moving them changes nothing."]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return clean("\n".join(lines)) + "\n"
+
+
+def feedback_file_name(student: str) -> str:
+    return safe_file_name(student, ".md")
 
 
 def gradebook_html(results: list[SubmissionResult]) -> str:
     header, rows = gradebook_rows(results)
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(clean(str(v)))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -128,12 +152,16 @@ class Gradebook:
         return gradebook_html(list(self.results))
 
     def write(self, out_dir: Path) -> None:
-        """Write gradebook.csv and feedback/<student>.md atomically; drop feedback files of past runs."""
+        """Write gradebook.csv and feedback/<student>.md atomically; drop feedback files of past runs.
+
+        Refuses (ValueError) an ``out_dir`` that is or holds a link where it writes: nothing goes outside it.
+        """
+        check_out_dir(out_dir)
         feedback_dir = out_dir / "feedback"
-        feedback_dir.mkdir(parents=True, exist_ok=True)
+        feedback_dir.mkdir(exist_ok=True)
         written = set()
         for r in self.results:
-            target = feedback_dir / f"{r.student}.md"
+            target = feedback_dir / feedback_file_name(r.student)
             write_atomically(target, feedback_markdown(r))
             written.add(target.name)
         for old in feedback_dir.glob("*.md"):

@@ -2,57 +2,41 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import nbformat
 from tqdm import tqdm
 
+from course import trusted
+from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
 from course.sandbox import Limits, RunOutcome, preflight, run_notebook
 
 MAX_PROBLEMS = 6
+UNSANDBOXED = "graded without a sandbox (--unsafe-no-sandbox): this submission could have changed other results"
+
+
+__all__ = ["Job", "Unreadable", "find_submissions", "grade_folder", "grade_jobs", "grade_one", "read_submission"]
 
 
 @dataclass(frozen=True)
 class Job:
+    """One submission to grade; ``name`` overrides the student name (two files that differ only in case)."""
+
     exercise: Exercise
     path: Path
+    name: str | None = None
 
     @property
     def student(self) -> str:
-        return self.path.stem
-
-
-class Unreadable(ValueError):
-    """The submission is not a notebook; the message says why in plain words."""
-
-
-def read_submission(path: Path) -> Any:
-    """Parse a submission without ever writing to it."""
-    data = path.read_bytes()
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise Unreadable(f"the file is not valid JSON ({str(err)[:120]}); save it again from Jupyter") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        raise Unreadable("the file is JSON but not a Jupyter notebook (it has no list of cells)")
-    try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as err:  # noqa: BLE001  (nbformat raises many kinds of errors on bad notebooks)
-        raise Unreadable(f"the notebook could not be read ({str(err)[:120]})") from None
-    for cell in nb.cells:
-        if isinstance(cell.get("source"), list):  # tolerate hand-edited JSON
-            cell.source = "".join(cell.source)
-    return nb
+        return self.name or student_name(self.path)
 
 
 def _where(rebuilt: Rebuilt, record: dict[str, Any]) -> str:
@@ -70,6 +54,8 @@ def _problem(rebuilt: Rebuilt, record: dict[str, Any], limits: Limits) -> str | 
         return f"The Python kernel died while running {where}; nothing after it could run."
     if record["timeout"]:
         return f"{where} ran for more than {limits.cell_timeout:g} seconds and was stopped."
+    if error.get("ename") == "MemoryError":
+        return f"{where} asked for more memory than the {limits.memory_mb} MB a notebook may use and was stopped."
     if error.get("ename") == "SystemExit":
         return f"{where} called sys.exit(); a notebook should not exit (the grader carried on)."
     if error and record.get("student_cell") is not None:
@@ -107,8 +93,18 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     """Points per check from the verified records of one run."""
     cells = run.cells()
     died = any(r["died"] for r in cells)
-    if run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
+    students = [r["index"] for r in cells if r.get("student_cell") is not None and r.get("index") is not None]
+    slow_setup = [
+        r for r in cells
+        if r["timeout"] and r.get("student_cell") is None and not r.get("check") and r.get("index") is not None
+        and r["index"] < min(students, default=10**9)
+    ]  # fmt: skip
+    if slow_setup:  # the exercise's own first cells ran out of time before any student code: the machine, not them
+        status = "grader error"
+    elif run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
         status = "timeout"
+    elif any((r.get("error") or {}).get("ename") == "MemoryError" for r in cells):
+        status = "out of memory"
     elif died:
         status = "kernel died"
     elif not run.finished or not cells or run.kernel_ready_s is None:
@@ -120,19 +116,33 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         if r.get("check"):
             by_check.setdefault(r["check"], r)
     checks = []
+    verified: dict[str, tuple[bool, str]] | None = run.collected
+    forged = []
     for c in job.exercise.checks:
         record = by_check.get(c.id)
         passed = bool(record and record["passed"] and record["token"] and not record.get("error"))
         message = "" if passed else _check_message(record, status, limits)
+        if verified is not None:  # points come from the trusted process only; the kernel's run gives the message
+            in_kernel, (passed, why) = passed, verified.get(c.id, (False, "not verified"))
+            if in_kernel and not passed:
+                forged.append(c.id)
+            message = "" if passed else (message if not in_kernel else why)
         checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
     problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
     if run.timed_out:
         problems.append(f"The whole notebook ran for more than {limits.timeout:g} seconds and was stopped.")
-    if status == "grader error":
+    if slow_setup:
+        problems.append(
+            f"The exercise's own setup cell ran for more than {limits.cell_timeout:g} seconds before any of your "
+            "code ran (the grading machine was overloaded); raise --cell-timeout or use fewer --workers"
+        )
+    elif status == "grader error":
         problems.append("The grader's run ended without results. Log tail: " + run.log_tail[-600:].strip())
     flags = list(rebuilt.flags)
     if run.rejected_lines:
         flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
+    if forged:
+        flags.append(f"passed in the kernel but failed verification outside it: {', '.join(forged)} (forgery?)")
     if any(r["passed"] and not r["token"] for r in cells if r.get("check")):
         flags.append("a check cell passed without printing its token (tampering?)")
     return SubmissionResult(
@@ -153,8 +163,7 @@ def _zero(job: Job, status: str, problem: str) -> SubmissionResult:
     return SubmissionResult(job.student, job.exercise.name, status, checks, problems=(problem,))
 
 
-def grade_one(job: Job, limits: Limits) -> SubmissionResult:
-    """Grade one submission; every failure of the student's file or code ends in a result, not an exception."""
+def _attempt(job: Job, limits: Limits) -> SubmissionResult:
     try:
         nb = read_submission(job.path)
     except Unreadable as err:
@@ -162,11 +171,47 @@ def grade_one(job: Job, limits: Limits) -> SubmissionResult:
     if not any(cell.get("cell_type") == "code" for cell in nb.cells):
         return _zero(job, "empty", "Your notebook has no code cells.")
     rebuilt = rebuild(job.exercise, nb)
-    try:
-        run = run_notebook(rebuilt.notebook, limits)
-    except Exception as err:  # noqa: BLE001  (a grader fault for this one submission must not stop the batch)
-        return _zero(job, "grader error", f"The grader failed: {type(err).__name__}: {err}")
+    if job.exercise.name not in trusted.VERIFIED:
+        return score(job, rebuilt, run_notebook(rebuilt.notebook, limits), limits)
+    cells = []
+    for cell in rebuilt.notebook.cells:
+        check_id = cell.get("metadata", {}).get("course", {}).get("check")
+        if check_id:
+            cells.append(trusted.export_cell(job.exercise, check_id, cell.source))
+        cells.append(cell)
+    rebuilt.notebook.cells = cells
+    run = run_notebook(rebuilt.notebook, limits, collect=lambda work: trusted.verify(job.exercise, work))
     return score(job, rebuilt, run, limits)
+
+
+def _safe_attempt(job: Job, limits: Limits) -> SubmissionResult:
+    try:
+        return _attempt(job, limits)
+    except Exception as err:  # noqa: BLE001  (a grader fault for this one submission must not stop the batch)
+        return _zero(job, "grader error", f"The grader failed: {type(err).__name__}: {str(err)[:300]}")
+
+
+def grade_one(job: Job, limits: Limits) -> SubmissionResult:
+    """Grade one submission; every failure of the student's file or code ends in a result, not an exception.
+
+    A grader error (the grader's own fault, e.g. a kernel that did not start under load) is retried once; when the
+    second try fails too, the row says so and gives both reasons.
+    """
+    result = _retried(job, limits)
+    if not limits.sandbox and UNSANDBOXED not in result.flags:
+        result = replace(result, flags=(*result.flags, UNSANDBOXED))
+    return result
+
+
+def _retried(job: Job, limits: Limits) -> SubmissionResult:
+    first = _safe_attempt(job, limits)
+    if first.status != "grader error":
+        return first
+    second = _safe_attempt(job, limits)
+    if second.status != "grader error":
+        return replace(second, flags=(*second.flags, f"graded on the second try; the first failed: {first.problems}"))
+    reasons = [p for p in dict.fromkeys([*first.problems, *second.problems])]
+    return replace(second, problems=(f"The grader tried twice and failed both times: {' / '.join(reasons)}",))
 
 
 def default_threads(workers: int) -> int:
@@ -188,18 +233,19 @@ def grade_jobs(
     ):
         futures = {pool.submit(grade_one, job, limits): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception as err:  # noqa: BLE001  (grade_one catches everything; this is the last line)
+                results[i] = _zero(jobs[i], "grader error", f"The grader failed: {type(err).__name__}: {err}")
             bar.update(1)
     return [results[i] for i in range(len(jobs))]
 
 
-def find_submissions(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"submissions folder {folder} does not exist; pass the folder holding the .ipynb files")
-    paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-    if not paths:
-        raise FileNotFoundError(f"no .ipynb files in {folder}; each student's notebook should be one file there")
-    return paths
+def _jobs(exercise: Exercise, paths: list[Path]) -> list[Job]:
+    """One job per path; files whose names differ only in case keep their whole file name as the student name."""
+    stems = [student_name(p) for p in paths]
+    return [Job(exercise, p, p.name if stems.count(stem) > 1 else None) for p, stem in zip(paths, stems)]
 
 
 def grade_folder(
@@ -215,7 +261,9 @@ def grade_folder(
     workers = workers or os.cpu_count() or 1
     limits = limits or Limits(threads=default_threads(workers))
     start = time.monotonic()
-    jobs = [Job(exercise, p) for p in find_submissions(folder)]
+    if out_dir is not None:
+        check_out_dir(out_dir)  # before grading, not after the whole class ran
+    jobs = _jobs(exercise, find_submissions(folder))
     book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)))
     if out_dir is not None:
         book.write(out_dir)

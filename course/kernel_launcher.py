@@ -3,7 +3,8 @@
 The sandbox copies this file next to a private copy of ``toolkit`` and names it in the kernelspec, so it runs as a
 script (its folder, holding only ``toolkit``, is first on ``sys.path``) and imports nothing from ``course``.
 
-Usage: python kernel_launcher.py [--drop UID:GID] [--preload MODULE] -f CONNECTION_FILE
+Usage: python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--preload MODULE[,MODULE...]]
+       -f CONNECTION_FILE
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import ctypes
 import importlib
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -49,18 +51,33 @@ def _drop_privileges(uid: int, gid: int, args: list[str]) -> None:
         raise SystemExit("could not drop root privileges; refusing to run student code as root")
 
 
+def _limit(memory_mb: str | None, cpu_s: str | None) -> None:
+    """Hard limits, so student code cannot raise them: address space (MemoryError past it) and CPU seconds."""
+    if memory_mb:
+        size = int(memory_mb) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if cpu_s:
+        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main() -> None:
     args = sys.argv[1:]
     drop = _take(args, "--drop")
     preload = _take(args, "--preload")
+    _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"))
     if drop:
         uid, gid = (int(x) for x in drop.split(":"))
         _drop_privileges(uid, gid, args)
     _die_with_parent()
     # A speed bump, not a wall (GUIDE.md section 6): the grader's own package is not for student code.
     sys.modules["course"] = None  # type: ignore[assignment]
-    if preload:
-        importlib.import_module(preload)
+    for module in (preload or "").split(","):
+        if module:  # imported before the kernel reports ready: slow imports count against start-up, not a cell
+            importlib.import_module(module)
+    # In the sandbox's PID namespace the kernel's parent is bwrap's init, which ipykernel's parent poller would take
+    # for "my parent died"; PR_SET_PDEATHSIG and bwrap --die-with-parent already end the kernel with its parent.
+    os.environ.pop("JPY_PARENT_PID", None)
     from ipykernel.kernelapp import launch_new_instance
 
     sys.argv = [sys.argv[0], *args]

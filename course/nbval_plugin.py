@@ -72,9 +72,16 @@ def pytest_configure(config: pytest.Config) -> None:
     _state.update(secret=control["secret"], results=control["results"], t0=time.monotonic(), first=None)
     # The kernel inherits this process's environment: nothing of ours may reach it.
     os.environ.pop("PYTHONPATH", None)
-    from nbval.kernel import RunningKernel
+    from nbval import kernel
 
-    RunningKernel.await_reply = _await_reply_polling
+    kernel.RunningKernel.await_reply = _await_reply_polling
+    if control.get("ipc"):  # the sandboxed kernel has no network: talk over Unix sockets in its runtime folder
+        manager = kernel.KernelManager
+
+        def ipc_manager(**kwargs: Any) -> Any:
+            return manager(transport="ipc", ip=control["ipc"], **kwargs)
+
+        kernel.KernelManager = ipc_manager
 
 
 def _course(item: Any) -> dict[str, Any]:

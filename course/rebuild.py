@@ -14,27 +14,9 @@ from typing import Any
 
 import nbformat
 
+from course.flags import scan
 from course.notebook_format import Exercise, course_meta, trusted_id
 
-# Calls that a correct answer has no reason to make; they are listed for the instructor, not penalised.
-SUSPICIOUS = {
-    "input_transformers": "registers an IPython input transformer",
-    "ast_transformers": "registers an IPython AST transformer",
-    "events.register": "registers an IPython event hook",
-    "set_custom_exc": "installs a custom exception handler",
-    "register_magic": "registers a magic",
-    "sys.modules": "edits sys.modules",
-    "settrace": "installs a trace function",
-    "/proc": "reads /proc",
-    "os.environ": "reads or edits environment variables",
-    "importlib.reload": "reloads modules",
-    "builtins": "touches builtins",
-    "solutions": "mentions the solutions",
-    "ctypes": "uses ctypes",
-    "__eq__": "defines __eq__ (answers should be plain values)",
-}
-# Assigning to the check helpers: restored before every check, but worth a look.
-_REASSIGN = re.compile(r"\bchecks\.\w+\s*=(?!=)|setattr\(\s*(?:toolkit\.)?checks\b")
 _CHECK_CALL = re.compile(r"checks\.check_\w+\(\s*[^,)\n]*")  # helper and first argument
 
 
@@ -60,10 +42,7 @@ def _kind(source_cell: Any) -> str:
 
 
 def _scan(index: int, source: str) -> list[str]:
-    found = [f"cell {index + 1} {why}" for needle, why in SUSPICIOUS.items() if needle in source]
-    if _REASSIGN.search(source):
-        found.append(f"cell {index + 1} replaces check helpers")
-    return found
+    return [f"cell {index + 1} {why}" for why in scan(source)]
 
 
 def _moved(order: list[tuple[int, int]]) -> set[int]:

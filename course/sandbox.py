@@ -24,15 +24,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from course import nbval_plugin
+from course import bwrap, nbval_plugin
 
 HERE = Path(__file__).resolve().parent
+EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
 KERNEL_NAME = "course-grader"
 PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KERAS_COURSE_DATA", "KERAS_COURSE_CACHE")
 
@@ -45,10 +47,14 @@ class Limits:
     timeout: float = 600.0
     user: str | None = None
     threads: int = 1
-    preload: str | None = "toolkit"
+    preload: str | None = "toolkit,keras"  # comma-separated; keras (and TensorFlow) loads before the first cell
     keep_work: bool = False
+    sandbox: bool = True  # bubblewrap around every kernel; False only with --unsafe-no-sandbox
+    memory_mb: int = 6144  # address-space limit of the kernel (TensorFlow alone reserves about 2.5 GB)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.memory_mb, int) or self.memory_mb < 1024:
+            raise ValueError(f"memory_mb must be at least 1024 (got {self.memory_mb!r}), e.g. --memory-mb 6144")
         for name in ("cell_timeout", "timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
@@ -69,6 +75,7 @@ class RunOutcome:
     returncode: int | None = None
     log_tail: str = ""
     work_dir: Path | None = None
+    collected: Any = None
 
     @property
     def finished(self) -> bool:
@@ -91,7 +98,9 @@ def _user_ids(user: str) -> tuple[int, int]:
 
 
 def preflight(limits: Limits) -> None:
-    """With ``limits.user``, make sure that user can start the kernel's Python at all; raise a fix-it message if not."""
+    """Make sure the sandbox works and ``limits.user`` can start the kernel's Python; raise a fix-it message if not."""
+    if limits.sandbox:
+        bwrap.probe()
     if not limits.user:
         return
     uid, gid = _user_ids(limits.user)
@@ -129,20 +138,39 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
     argv = [sys.executable, str(lib / "kernel_launcher.py")]
     work = root / "work"
     work.mkdir()
-    (root / "runtime").mkdir(mode=0o700)
+    runtime = root / "runtime"
+    runtime.mkdir(mode=0o700)
+    data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
+    cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
+    prefix: list[str] = []
     if limits.user:
         uid, gid = _user_ids(limits.user)
         os.chown(work, uid, gid)
         os.chmod(root, 0o711)
-        argv += ["--drop", f"{uid}:{gid}"]
+        if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
+            os.chown(runtime, uid, gid)
+            prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+        else:
+            argv += ["--drop", f"{uid}:{gid}"]
+    if limits.sandbox:
+        prefix += bwrap.command(root, work, runtime, [lib, *data, *([cache] if cache.exists() else [])])
+    argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.timeout * 2) + 60)]
     if limits.preload:
         argv += ["--preload", limits.preload]
     spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [*argv, "-f", "{connection_file}"], "display_name": "course grader", "language": "python"}
+    spec = {
+        "argv": [*argv, "-f", "{connection_file}"],
+        "display_name": "course grader",
+        "language": "python",
+        "interrupt_mode": "message",  # a signal to bwrap would not reach the kernel inside it
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     (root / "pytest.ini").write_text("[pytest]\n")
     path = work / "submission.ipynb"
+    for cell in nb.cells:  # export cells (course/trusted.py) write into the kernel's own work folder
+        if cell.get("metadata", {}).get("grader", {}).get("export"):
+            cell.source = cell.source.replace(EXPORT_PLACEHOLDER, str(work / "export"))
     nbformat.write(nb, str(path))
     if limits.user:
         os.chown(path, *_user_ids(limits.user))
@@ -215,8 +243,12 @@ def _tail(path: Path, size: int = 4000) -> str:
         return f.read().decode("utf-8", errors="replace")
 
 
-def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
-    """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour."""
+def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None = None) -> RunOutcome:
+    """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour.
+
+    ``collect`` is called with the kernel's work folder once every process of the run has ended (before the folder
+    is removed); what it returns is ``outcome.collected``. Exceptions it raises propagate.
+    """
     root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     outcome = RunOutcome()
     try:
@@ -238,7 +270,9 @@ def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
                 start_new_session=True,
             )  # fmt: skip
             assert proc.stdin is not None
-            proc.stdin.write((json.dumps({"secret": secret, "results": str(results)}) + "\n").encode())
+            ipc = str(root / "runtime" / "kernel") if limits.sandbox else None
+            control = {"secret": secret, "results": str(results), "ipc": ipc}
+            proc.stdin.write((json.dumps(control) + "\n").encode())
             proc.stdin.close()
             try:
                 outcome.returncode = proc.wait(timeout=limits.timeout)
@@ -252,6 +286,8 @@ def run_notebook(nb: Any, limits: Limits) -> RunOutcome:
         ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
         outcome.kernel_ready_s = ready[0] if ready else None
         outcome.log_tail = _tail(root / "log.txt")
+        if collect is not None:
+            outcome.collected = collect(root / "work")
     finally:
         if limits.keep_work:
             outcome.work_dir = root
