@@ -123,6 +123,12 @@ timed "unit tests" unit_tests || status=1
 if [ "$kind" = colab ] && [ "${NOTEBOOKS:-1}" != 0 ]; then
   timed "lessons and solutions (nbval-lax)" notebooks || status=1
 fi
+if [ -f "artifacts/$kind-notebooks.xml" ] && [ "$kind" = colab ] && [ "${NOTEBOOKS:-1}" != 0 ]; then
+  echo "== [$kind] seconds per notebook"
+  .venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); from bench_lessons import notebook_times
+for name, s in sorted(notebook_times(__import__('pathlib').Path('artifacts/$kind-notebooks.xml')).items()):
+    print(f'   {name:<32} {s:7.1f} s')"
+fi
 echo "== [$kind] times"
 printf '   %s\n' "${TIMES[@]}"
 exit $status
