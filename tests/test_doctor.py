@@ -221,6 +221,25 @@ def test_import_problem_is_one_sentence_with_the_fix(kwargs: dict, words: list[s
         assert word in message, message
 
 
+@pytest.mark.parametrize(
+    ("what", "kind", "words"),
+    [
+        ("tensorflow", "venv", ["TensorFlow is not installed", "pip install 'tensorflow"]),
+        ("tensorflow", "colab", ["TensorFlow is not installed", "do not pip-install it"]),
+        ("ipywidgets", "colab", ["ipywidgets is not installed", "%pip install 'ipywidgets>=7.7,<9'"]),
+        ("graphviz", "venv", ["`dot` program is not on PATH", "apt-get install graphviz", "brew install graphviz"]),
+        ("graphviz", "kaggle", ["`dot` program is not on PATH", "!apt-get install -y graphviz"]),
+    ],
+)
+def test_missing_pieces_get_one_sentence_each(what: str, kind: str, words: list[str]) -> None:
+    message = support.missing_problem(what, support.Platform(kind, kind))
+    assert message.endswith(".") and "\n" not in message
+    for word in words:
+        assert word in message, message
+    with pytest.raises(ValueError, match="knows 'tensorflow'"):
+        support.missing_problem("cuda")
+
+
 def test_import_problem_is_none_for_a_good_environment() -> None:
     assert support.import_problem(environ={}) is None
     assert support.import_problem("3.15.1", "keras", python=(3, 12), environ={"TF_USE_LEGACY_KERAS": "0"}) is None

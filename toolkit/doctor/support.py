@@ -161,5 +161,17 @@ def import_problem(
     return None
 
 
+def missing_problem(what: str, where: Platform | None = None) -> str:
+    """One sentence for a missing piece: ``"tensorflow"``, ``"ipywidgets"`` or ``"graphviz"`` (the ``dot`` program)."""
+    where = where or detect_platform()
+    if what == "tensorflow":
+        return f"TensorFlow is not installed, and toolkit needs it to build models: {tensorflow_fix(where)}."
+    if what == "ipywidgets":
+        return f"ipywidgets is not installed, so the course's panels cannot be shown: {pip_fix('ipywidgets', where)}."
+    if what == "graphviz":
+        return f"Graphviz's `dot` program is not on PATH, so diagrams cannot be drawn: {graphviz_fix(where)}."
+    raise ValueError(f"missing_problem() knows 'tensorflow', 'ipywidgets' and 'graphviz' (got {what!r})")
+
+
 class EnvironmentProblem(ImportError):
     """Raised by ``import toolkit`` (through toolkit._keras) with the sentence from :func:`import_problem`."""
