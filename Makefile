@@ -1,6 +1,7 @@
 # One entry point for learners, instructors and CI.
 #   make start   set up (idempotent) and open the course in JupyterLab
 #   make test    set up (idempotent) and run every test: lint, types, unit tests, notebooks, benchmarks
+#   make matrix  the other CI entries: matrix-colab (Python 3.12, Colab's versions) and matrix-latest (3.13, newest)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
