@@ -77,6 +77,17 @@ def test_legacy_keras_variable(value: str, ok: bool, monkeypatch: pytest.MonkeyP
     assert ok or check.fix.startswith("unset TF_USE_LEGACY_KERAS")
 
 
+def _pretend_installed(monkeypatch: pytest.MonkeyPatch, distribution: str, version: str | None) -> None:
+    """``distribution`` at ``version`` (None: absent), whatever this environment has (e.g. Colab's `tensorflow`)."""
+    real = doctor._installed_version
+    pretend = {distribution: version}
+    if distribution in doctor._TF_DISTRIBUTIONS:  # the only TensorFlow
+        pretend |= {d: None for d in doctor._TF_DISTRIBUTIONS if d != distribution}
+    if distribution == "jupyterlab_widgets":  # the partner of ipywidgets 8
+        pretend["ipywidgets"] = "8.1.9"
+    monkeypatch.setattr(doctor, "_installed_version", lambda d: pretend[d] if d in pretend else real(d))
+
+
 @pytest.mark.parametrize(
     ("distribution", "version", "check_name", "fix"),
     [
@@ -95,8 +106,7 @@ def test_legacy_keras_variable(value: str, ok: bool, monkeypatch: pytest.MonkeyP
 def test_versions_outside_the_ranges_fail_with_the_range(
     distribution: str, version: str | None, check_name: str, fix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = doctor._installed_version
-    monkeypatch.setattr(doctor, "_installed_version", lambda d: version if d == distribution else real(d))
+    _pretend_installed(monkeypatch, distribution, version)
     check = doctor.doctor()[check_name]
     assert not check.ok
     assert check.fix.startswith(fix)
@@ -118,8 +128,7 @@ def test_versions_outside_the_ranges_fail_with_the_range(
 def test_versions_inside_the_ranges_pass(
     distribution: str, version: str, check_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = doctor._installed_version
-    monkeypatch.setattr(doctor, "_installed_version", lambda d: version if d == distribution else real(d))
+    _pretend_installed(monkeypatch, distribution, version)
     check = doctor.doctor()[check_name]
     assert check.ok, check
     assert version in check.detail and "supported: " in check.detail
