@@ -90,7 +90,7 @@ install_latest() {  # the newest releases: the wheel with its dependencies, plus
 
 show_versions() {
   "$venv/bin/python" -m pip list --format=freeze 2>/dev/null |
-    grep -iE '^(tensorflow|tensorflow-cpu|keras|numpy|ipywidgets|matplotlib|pillow|pydot|keras-course)==' | tr '\n' ' '
+    grep -iE '^(tensorflow|tensorflow[-_]cpu|keras|numpy|ipywidgets|matplotlib|pillow|pydot|keras[-_]course)==' | tr '\n' ' '
   echo
   (cd /tmp && "$OLDPWD/$venv/bin/python" -c "import toolkit; print('toolkit from', toolkit.__file__)")
 }
