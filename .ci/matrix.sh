@@ -47,7 +47,7 @@ venv=.venv-$kind
 echo "== [$kind] $("$python" -V) at $python -> $venv"
 
 build_wheel() {
-  rm -rf dist && .venv/bin/python -m build --wheel --outdir dist . >/dev/null && ls dist/*.whl
+  rm -rf "dist/$kind" && .venv/bin/python -m build --wheel --outdir "dist/$kind" . >/dev/null && ls "dist/$kind"/*.whl
 }
 
 fresh_venv() {
@@ -76,7 +76,7 @@ install_colab_stack() {  # what Colab preinstalls, plus the test harness
 
 install_wheel_like_colab() {  # the Colab setup cell: never touch the preinstalled TensorFlow
   local wheel
-  wheel=$(ls dist/*.whl) || return
+  wheel=$(ls "dist/$kind"/*.whl) || return
   "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel" || return
   mapfile -t extra < <(requirements_without_tensorflow "$wheel") || return
   "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt "${extra[@]}"
@@ -84,7 +84,7 @@ install_wheel_like_colab() {  # the Colab setup cell: never touch the preinstall
 
 install_latest() {  # the newest releases: the wheel with its dependencies, plus the harness, no constraints
   local wheel
-  wheel=$(ls dist/*.whl) || return
+  wheel=$(ls "dist/$kind"/*.whl) || return
   "$venv/bin/python" -m pip install --quiet --upgrade "$wheel" ipykernel nbclient nbformat nbval pytest tqdm rich packaging
 }
 
@@ -96,8 +96,10 @@ show_versions() {
 }
 
 unit_tests() {
-  # Reference-only tests (marker `reference`, see pyproject.toml) and the browser test are left out here.
-  KERAS_COURSE_INSTALL=wheel "$venv/bin/pytest" tests -q -m "not reference and not browser" -p no:cacheprovider \
+  # Reference-only tests (marker `reference`: pyproject.toml, and .ci/reference_only.py for the instructor side)
+  # and the browser test (it drives JupyterLab 4 in Chromium) are left out here.
+  PYTHONPATH=.ci KERAS_COURSE_INSTALL=wheel "$venv/bin/pytest" tests -q -p reference_only \
+    -m "not reference and not browser" -p no:cacheprovider \
     --junitxml="artifacts/$kind-unit.xml" -o junit_family=xunit1
 }
 
