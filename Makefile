@@ -1,11 +1,14 @@
 # One entry point for learners, instructors and CI.
 #   make start   set up (idempotent) and open the course in JupyterLab
 #   make test    set up (idempotent) and run every test: lint, types, unit tests, notebooks, benchmarks
+#   make matrix  the other CI entries: matrix-colab (Python 3.12, Colab's versions) and matrix-latest (3.13, newest)
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The reference set: every distribution at the exact version the notebooks' stored outputs were made with.
+LOCK := .ci/constraints-py311.txt
 # The real data sets: an explicit KERAS_COURSE_DATA wins; otherwise ../shared/data when it exists.
 KERAS_COURSE_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export KERAS_COURSE_DATA
@@ -13,16 +16,16 @@ export PYTHONHASHSEED := 0
 PORT ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: system-tools setup start test lint unit notebooks benchmarks doctor starters clean
+.PHONY: system-tools setup start test lint unit notebooks benchmarks doctor starters matrix matrix-colab matrix-latest clean
 
 setup: $(STAMP) system-tools
 	@$(BIN)/keras-course-doctor 2>/dev/null || echo "(doctor: see the FIX lines above)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 (or run with PYTHON=/path/to/python3.11)."; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name keras-course --display-name "Keras course (Python 3.11)" >/dev/null
 	@touch $(STAMP)
 
@@ -57,5 +60,16 @@ starters: $(STAMP)
 
 test: setup lint unit notebooks benchmarks
 
+# The compatibility matrix beyond the reference set (README, "Supported platforms"); .ci/run runs both.
+# matrix-colab: Python 3.12 with Colab's versions, the wheel installed like Colab's setup cell, unit tests and every
+# lesson and solution under --nbval-lax (NOTEBOOKS=0 leaves those out). matrix-latest: Python 3.13, newest releases.
+matrix-colab: $(STAMP)
+	bash .ci/matrix.sh colab
+
+matrix-latest: $(STAMP)
+	bash .ci/matrix.sh latest
+
+matrix: matrix-colab matrix-latest
+
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-colab .venv-latest dist build artifacts .pytest_cache .ruff_cache .mypy_cache

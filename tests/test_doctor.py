@@ -11,20 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from toolkit.data import loaders as datasets
+from toolkit.doctor import support
 from toolkit.doctor.probes import Check, DoctorReport
 
 doctor = importlib.import_module("toolkit.doctor.probes")  # where the checks live (monkeypatched below)
 
 EXPECTED_NAMES = [
+    "environment",
     "Python",
     "TensorFlow",
-    "Keras 3",
+    "Keras",
     "TF_USE_LEGACY_KERAS",
     "pydot",
     "Graphviz dot",
-    "ipywidgets 8",
+    "ipywidgets",
     "JupyterLab widgets",
     "Jupyter kernel",
     "KERAS_COURSE_DATA",
@@ -40,6 +43,8 @@ def _course_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, cache_root: Pat
     monkeypatch.setenv(datasets.DATA_ENV, str(data_dir))
     monkeypatch.setenv(datasets.CACHE_ENV, str(cache_root))
     monkeypatch.delenv("TF_USE_LEGACY_KERAS", raising=False)
+    for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "CONDA_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_the_course_environment_passes_every_check() -> None:
@@ -47,8 +52,10 @@ def test_the_course_environment_passes_every_check() -> None:
     assert [check.name for check in report] == EXPECTED_NAMES
     assert report.ok, f"this environment should pass every check:\n{report}"
     assert str(report).endswith(f"All {len(EXPECTED_NAMES)} checks passed.")
-    assert report["Keras 3"].detail == "keras 3.15.1 (pinned: 3.15.1)"
-    assert report["TensorFlow"].detail == "tensorflow-cpu 2.21.0 (pinned: 2.21.0)"
+    keras, tensorflow = importlib.metadata.version("keras"), report["TensorFlow"].detail.split()[1]
+    assert report["Keras"].detail == f"keras {keras} (supported: >=3.10,<4)"
+    assert report["TensorFlow"].detail.endswith(f"{tensorflow} (supported: >=2.20,<3)")
+    assert report["environment"].detail.startswith("virtual environment ")
 
 
 def test_missing_dot_fails_with_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +66,7 @@ def test_missing_dot_fails_with_install_command(monkeypatch: pytest.MonkeyPatch)
     assert not check.ok and not report.ok and report.failures == (check,)
     assert "apt-get install graphviz" in check.fix and "conda-forge graphviz" in check.fix
     assert "FIX  Graphviz dot" in str(report) and f"fix: {check.fix}" in str(report)
-    assert str(report).endswith("1 of 13 checks need a fix (see FIX lines).")
+    assert str(report).endswith(f"1 of {len(EXPECTED_NAMES)} checks need a fix (see FIX lines).")
 
 
 @pytest.mark.parametrize(("value", "ok"), [("1", False), ("True", False), ("0", True), ("", True)])
@@ -70,42 +77,187 @@ def test_legacy_keras_variable(value: str, ok: bool, monkeypatch: pytest.MonkeyP
     assert ok or check.fix.startswith("unset TF_USE_LEGACY_KERAS")
 
 
+def _pretend_installed(monkeypatch: pytest.MonkeyPatch, distribution: str, version: str | None) -> None:
+    """``distribution`` at ``version`` (None: absent), whatever this environment has (e.g. Colab's `tensorflow`)."""
+    real = doctor._installed_version
+    pretend = {distribution: version}
+    if distribution in doctor._TF_DISTRIBUTIONS:  # the only TensorFlow
+        pretend |= {d: None for d in doctor._TF_DISTRIBUTIONS if d != distribution}
+    if distribution == "jupyterlab_widgets":  # the partner of ipywidgets 8
+        pretend["ipywidgets"] = "8.1.9"
+    monkeypatch.setattr(doctor, "_installed_version", lambda d: pretend[d] if d in pretend else real(d))
+
+
 @pytest.mark.parametrize(
     ("distribution", "version", "check_name", "fix"),
     [
-        ("tensorflow-cpu", "2.20.0", "TensorFlow", "pip install tensorflow-cpu==2.21.0"),
-        ("keras", "3.14.0", "Keras 3", "pip install keras==3.15.1"),
-        ("keras", "2.15.0", "Keras 3", "pip install keras==3.15.1"),
-        ("keras", None, "Keras 3", "pip install keras==3.15.1"),
-        ("ipywidgets", "7.8.1", "ipywidgets 8", "pip install ipywidgets==8.1.9"),
+        ("tensorflow-cpu", "2.19.0", "TensorFlow", "pip install 'tensorflow"),
+        ("tensorflow-cpu", "3.0.0", "TensorFlow", "pip install 'tensorflow"),
+        ("keras", "3.9.2", "Keras", "pip install 'keras>=3.10,<4'"),
+        ("keras", "4.0.0", "Keras", "pip install 'keras>=3.10,<4'"),
+        ("keras", "2.15.0", "Keras", "pip install 'keras>=3.10,<4'"),
+        ("keras", None, "Keras", "pip install 'keras>=3.10,<4'"),
+        ("ipywidgets", "7.6.5", "ipywidgets", "pip install 'ipywidgets>=7.7,<9'"),
+        ("ipywidgets", "9.0.0", "ipywidgets", "pip install 'ipywidgets>=7.7,<9'"),
+        ("ipywidgets", None, "ipywidgets", "pip install 'ipywidgets>=7.7,<9'"),
         ("jupyterlab_widgets", None, "JupyterLab widgets", "pip install 'jupyterlab_widgets>=3,<4'"),
     ],
 )
-def test_wrong_or_missing_versions_fail_with_the_pin(
+def test_versions_outside_the_ranges_fail_with_the_range(
     distribution: str, version: str | None, check_name: str, fix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = doctor._installed_version
-    monkeypatch.setattr(doctor, "_installed_version", lambda d: version if d == distribution else real(d))
+    _pretend_installed(monkeypatch, distribution, version)
     check = doctor.doctor()[check_name]
     assert not check.ok
     assert check.fix.startswith(fix)
     assert (version or "not installed") in check.detail
+    if check_name == "Keras" and version == "2.15.0":
+        assert "is Keras 2" in check.detail
 
 
-def test_pins_come_from_the_installed_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
-    requires = ["tensorflow-cpu==9.9.9", "Keras == 3.99.0", "numpy>=2", 'ruff==0.1.0; extra == "dev"']
-    monkeypatch.setattr(doctor.metadata, "requires", lambda name: requires)
-    assert doctor.expected_pins() == {"tensorflow-cpu": "9.9.9", "keras": "3.99.0"}
-    assert "pinned: 3.99.0" in doctor.doctor()["Keras 3"].detail
+@pytest.mark.parametrize(
+    ("distribution", "version", "check_name"),
+    [
+        ("tensorflow-cpu", "2.20.0", "TensorFlow"),  # Colab's
+        ("keras", "3.13.2", "Keras"),  # Colab's
+        ("keras", "3.10.0", "Keras"),
+        ("ipywidgets", "7.7.1", "ipywidgets"),  # Colab's
+        ("ipywidgets", "8.1.9", "ipywidgets"),
+    ],
+)
+def test_versions_inside_the_ranges_pass(
+    distribution: str, version: str, check_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pretend_installed(monkeypatch, distribution, version)
+    check = doctor.doctor()[check_name]
+    assert check.ok, check
+    assert version in check.detail and "supported: " in check.detail
 
 
-def test_pins_fall_back_to_constants_without_the_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
-    def not_installed(name: str) -> None:
-        raise importlib.metadata.PackageNotFoundError(name)
+def test_ipywidgets_7_wants_its_own_jupyterlab_partner(monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = {"ipywidgets": "7.7.1", "jupyterlab_widgets": "3.0.17"}
+    real = doctor._installed_version
+    monkeypatch.setattr(doctor, "_installed_version", lambda d: versions.get(d) or real(d))
+    check = doctor.doctor()["JupyterLab widgets"]
+    assert not check.ok and check.fix.startswith("pip install 'jupyterlab_widgets>=1,<2'")
 
-    monkeypatch.setattr(doctor.metadata, "requires", not_installed)
-    assert doctor.expected_pins() == doctor.FALLBACK_PINS
-    assert doctor.FALLBACK_PINS["keras"] == "3.15.1" and doctor.FALLBACK_PINS["tensorflow-cpu"] == "2.21.0"
+
+@pytest.mark.parametrize(("python", "ok"), [((3, 10), False), ((3, 11), True), ((3, 13), True), ((3, 14), False)])
+def test_python_outside_the_tested_versions(python: tuple[int, int], ok: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor.sys, "version_info", (*python, 0, "final", 0))
+    check = doctor.doctor()["Python"]
+    assert check.ok is ok, check
+    assert "tested: 3.11, 3.12, 3.13" in check.detail
+    assert ok or check.fix.startswith("create a virtual environment with a tested Python")
+
+
+def test_the_ranges_are_pyproject_tomls() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    ranges: dict[str, set[str]] = {}
+    for requirement in map(Requirement, project["dependencies"]):
+        name = "tensorflow" if requirement.name == "tensorflow-cpu" else requirement.name
+        ranges.setdefault(name, set()).add(str(requirement.specifier))
+    for name, wanted in support.RANGES.items():
+        assert ranges[name] == {str(SpecifierSet(wanted))}, (name, ranges[name], wanted)
+    assert project["requires-python"] == f">={'.'.join(map(str, support.PYTHON_MIN))}"
+
+
+@pytest.mark.parametrize(
+    ("environ", "kind"),
+    [
+        ({"COLAB_RELEASE_TAG": "release-colab-20261201"}, "colab"),
+        ({"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}, "kaggle"),
+        ({"CONDA_PREFIX": "/opt/conda/envs/keras-course"}, "conda"),
+    ],
+)
+def test_the_platform_is_detected(environ: dict[str, str], kind: str) -> None:
+    where = support.detect_platform(environ, find_spec=lambda name: None)
+    assert where.kind == kind and next(iter(environ.values())) in where.detail
+
+
+def test_colab_is_detected_by_its_module_too() -> None:
+    seen: list[str] = []
+
+    def find_spec(name: str) -> object:
+        seen.append(name)
+        return object()
+
+    assert support.detect_platform({}, find_spec=find_spec).kind == "colab" and seen == ["google.colab"]
+    assert support.detect_platform({}, find_spec=lambda name: None).kind in ("venv", "system")
+
+
+def test_on_colab_no_fix_recreates_the_environment_or_reinstalls_tensorflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-20261201")
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
+    monkeypatch.delenv(datasets.DATA_ENV)
+    monkeypatch.setattr(doctor.sys, "version_info", (3, 10, 0, "final", 0))
+    broken = {"tensorflow-cpu": None, "tensorflow": "2.19.0", "keras": "2.15.0", "ipywidgets": None}
+    real = doctor._installed_version
+    monkeypatch.setattr(doctor, "_installed_version", lambda d: broken[d] if d in broken else real(d))
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    report = doctor.doctor()
+    assert report["environment"].detail == "Google Colab (COLAB_RELEASE_TAG=release-colab-20261201)"
+    failed = {check.name: check.fix for check in report.failures}
+    assert {"Python", "TensorFlow", "Keras", "TF_USE_LEGACY_KERAS", "ipywidgets", "Graphviz dot"} <= set(failed)
+    for fix in failed.values():
+        assert "conda create" not in fix and "python=" not in fix and "make setup" not in fix, fix
+        assert "install tensorflow" not in fix and "install 'tensorflow" not in fix, fix
+    assert "do not pip-install it" in failed["TensorFlow"]
+    assert failed["Keras"].startswith("%pip install 'keras>=3.10,<4'") and "Restart session" in failed["Keras"]
+    assert failed["Graphviz dot"] == "run `!apt-get install -y graphviz` in a cell"
+    for name in ("JupyterLab widgets", "Jupyter kernel", "KERAS_COURSE_DATA"):
+        assert report[name].ok, report[name]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"python": (3, 10, 4)}, ["Python 3.10 is too old", "3.11 or newer"]),
+        ({"environ": {"TF_USE_LEGACY_KERAS": "1"}}, ["TF_USE_LEGACY_KERAS is set to '1'", "unset it"]),
+        ({"keras_version": "2.15.0", "keras_module": "tf_keras"}, ["Keras 2 (tf_keras 2.15.0)", "'keras>=3.10,<4'"]),
+        ({"keras_version": "3.9.0", "keras_module": "keras"}, ["Keras 3.9.0 is outside", "'keras>=3.10,<4'"]),
+    ],
+)
+def test_import_problem_is_one_sentence_with_the_fix(kwargs: dict, words: list[str]) -> None:
+    kwargs.setdefault("environ", {})
+    message = support.import_problem(**kwargs, where=support.Platform("venv", "a venv"))
+    assert message is not None and message.endswith(".") and "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize(
+    ("what", "kind", "words"),
+    [
+        ("tensorflow", "venv", ["TensorFlow is not installed", "pip install 'tensorflow"]),
+        ("tensorflow", "colab", ["TensorFlow is not installed", "do not pip-install it"]),
+        ("ipywidgets", "colab", ["ipywidgets is not installed", "%pip install 'ipywidgets>=7.7,<9'"]),
+        ("graphviz", "venv", ["`dot` program is not on PATH", "apt-get install graphviz", "brew install graphviz"]),
+        ("graphviz", "kaggle", ["`dot` program is not on PATH", "!apt-get install -y graphviz"]),
+    ],
+)
+def test_missing_pieces_get_one_sentence_each(what: str, kind: str, words: list[str]) -> None:
+    message = support.missing_problem(what, support.Platform(kind, kind))
+    assert message.endswith(".") and "\n" not in message
+    for word in words:
+        assert word in message, message
+    with pytest.raises(ValueError, match="knows 'tensorflow'"):
+        support.missing_problem("cuda")
+
+
+def test_import_problem_is_none_for_a_good_environment() -> None:
+    assert support.import_problem(environ={}) is None
+    assert support.import_problem("3.15.1", "keras", python=(3, 12), environ={"TF_USE_LEGACY_KERAS": "0"}) is None
+
+
+def test_the_doctor_never_imports_tensorflow() -> None:
+    code = "import sys, toolkit.doctor; toolkit.doctor.doctor(); print('tensorflow' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "False", run.stdout + run.stderr
 
 
 class _Spec:
@@ -199,7 +351,7 @@ def test_main_prints_the_report_and_sets_the_exit_status(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert doctor.main([]) == 0
-    assert "All 13 checks passed." in capsys.readouterr().out
+    assert f"All {len(EXPECTED_NAMES)} checks passed." in capsys.readouterr().out
     monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")
     assert doctor.main([]) == 1
     assert "FIX  TF_USE_LEGACY_KERAS" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""environment.yml (conda users) and pyproject.toml (pip path) must pin the same packages and versions."""
+"""One reference set: .ci/constraints-py311.txt pins every distribution; pyproject.toml's ranges admit it, and the
+Makefile, CI and environment.yml all install from it. The matrix's constraint files must fit the ranges too."""
 
 from __future__ import annotations
 
@@ -6,47 +7,90 @@ import re
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.version import Version
+
 ROOT = Path(__file__).resolve().parents[1]
-PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([\w.]+)$")
+LOCK = ".ci/constraints-py311.txt"
+COLAB = ".ci/constraints-colab.txt"
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]*)==([\w.+!]+)$")
 
 
-def _pyproject_pins() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
-    pins = {}
-    for spec in specs:
-        match = PIN.match(spec.replace(" ", ""))
-        assert match, f"pyproject.toml: {spec!r} is not pinned with =="
-        pins[match.group(1).lower()] = match.group(2)
-    return pins
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _environment_pins() -> dict[str, str]:
-    pins, in_pip = {}, False
-    for line in (ROOT / "environment.yml").read_text().splitlines():
-        stripped = line.strip()
-        if stripped == "- pip:":
-            in_pip = True
+def _pins(relative: str) -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for number, line in enumerate((ROOT / relative).read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
             continue
-        if in_pip and stripped.startswith("- ") and stripped != "- -e .":
-            match = PIN.match(stripped[2:].replace(" ", ""))
-            assert match, f"environment.yml: {stripped!r} is not pinned with =="
-            pins[match.group(1).lower()] = match.group(2)
+        match = PIN.match(line)
+        assert match, f"{relative}:{number}: {line!r} is not `name==version`"
+        name = _normalise(match.group(1))
+        assert name not in pins, f"{relative}:{number}: {name} is pinned twice"
+        pins[name] = Version(match.group(2))
     return pins
 
 
-def test_environment_yml_matches_pyproject() -> None:
-    ours, conda = _pyproject_pins(), _environment_pins()
-    assert ours == conda, {
-        "only in pyproject": sorted(set(ours) - set(conda)),
-        "only in environment.yml": sorted(set(conda) - set(ours)),
-        "different versions": {k: (ours[k], conda[k]) for k in set(ours) & set(conda) if ours[k] != conda[k]},
-    }
+def _requirements(*extras: str) -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in extras:
+        specs += project["optional-dependencies"][extra]
+    return [r for r in map(Requirement, specs) if _normalise(r.name) != "keras-course"]
+
+
+def _applies(requirement: Requirement, platform: dict[str, str]) -> bool:
+    return requirement.marker is None or requirement.marker.evaluate(platform)
+
+
+LINUX_X86_64 = {"sys_platform": "linux", "platform_machine": "x86_64", "python_version": "3.11"}
+
+
+def test_the_lock_pins_every_direct_dependency_inside_its_range() -> None:
+    pins = _pins(LOCK)
+    for requirement in _requirements("course", "dev"):
+        if not _applies(requirement, LINUX_X86_64):
+            continue
+        name = _normalise(requirement.name)
+        assert name in pins, f"{LOCK} does not pin {name}, a direct dependency"
+        assert requirement.specifier.contains(pins[name]), f"{LOCK}: {name}=={pins[name]} is outside {requirement}"
+
+
+def test_the_reference_stack_is_the_one_the_stored_outputs_were_made_with() -> None:
+    pins = _pins(LOCK)
+    assert pins["tensorflow-cpu"] == Version("2.21.0") and pins["keras"] == Version("3.15.1")
+    assert pins["ipywidgets"].major == 8 and pins["jupyterlab"].major == 4
+    assert "tensorflow" not in pins, "the reference is the CPU build only"
+
+
+def test_environment_yml_installs_from_the_lock() -> None:
     text = (ROOT / "environment.yml").read_text()
-    assert "- -e ." in text and "python=3.11" in text
+    pip_lines = [line.strip()[2:] for line in text.split("- pip:", 1)[1].splitlines() if line.strip().startswith("- ")]
+    assert pip_lines == [f"-c {LOCK}", "-e .[dev]"], pip_lines
+    python = re.search(r"^\s*- python=([\d.]+)\s*$", text, re.MULTILINE)
+    assert python and python.group(1) == "3.11", "the lock is for Python 3.11"
+    assert re.search(r"^\s*- graphviz\s*$", text, re.MULTILINE), "conda users get Graphviz's `dot` from conda-forge"
+    assert not PIN.search(text), "pins belong in the lock, not in environment.yml"
 
 
-def test_the_stack_is_the_one_the_course_targets() -> None:
-    pins = _pyproject_pins()
-    assert pins["tensorflow-cpu"] == "2.21.0" and pins["keras"].startswith("3.")
-    assert pins["ipywidgets"].startswith("8.") and pins["jupyterlab"].startswith("4.")
+def test_the_makefile_installs_from_the_lock() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"LOCK := {LOCK}" in makefile
+    assert "pip install --quiet -c $(LOCK) -e '.[dev]'" in makefile
+    assert re.search(r"^\$\(STAMP\): pyproject\.toml \$\(LOCK\)", makefile, re.MULTILINE), "a new lock reinstalls"
+
+
+def test_the_colab_constraints_fit_the_ranges() -> None:
+    pins = _pins(COLAB)
+    colab = {"tensorflow": "2.20.0", "keras": "3.13.2", "ipywidgets": "7.7.1", "matplotlib": "3.10.0"}
+    assert {name: str(pins[name]) for name in colab} == colab, "Colab's preinstalled versions"
+    assert "tensorflow-cpu" not in pins, "Colab preinstalls `tensorflow`, not `tensorflow-cpu`"
+    for requirement in _requirements("course"):
+        name = _normalise(requirement.name)
+        if name == "tensorflow-cpu":  # the Colab setup cell installs with --no-deps over `tensorflow`
+            name = "tensorflow"
+        if name in pins:
+            assert requirement.specifier.contains(pins[name]), f"{COLAB}: {name}=={pins[name]} is outside {requirement}"

@@ -11,7 +11,6 @@ import argparse
 import importlib
 import importlib.metadata as metadata
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,33 +18,13 @@ import warnings
 from collections.abc import Callable
 
 from toolkit.data import loaders as datasets
+from toolkit.doctor import support
 from toolkit.doctor.report import Check, DoctorReport
 
-__all__ = ["Check", "DoctorReport", "doctor", "expected_pins", "main"]
+__all__ = ["Check", "DoctorReport", "doctor", "main"]
 
-PYTHON = (3, 11)
-# Used when the keras-course distribution is not installed (e.g. running from a checkout without pip install).
-FALLBACK_PINS = {"tensorflow-cpu": "2.21.0", "keras": "3.15.1", "ipywidgets": "8.1.9", "pydot": "4.0.1"}
 _TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel")
 _KERNELS = ("keras-course", "python3")
-
-
-def expected_pins() -> dict[str, str]:
-    """``{distribution: version}`` pinned with ``==`` by the installed keras-course, else FALLBACK_PINS."""
-    try:
-        requirements = metadata.requires("keras-course") or []
-    except metadata.PackageNotFoundError:
-        return dict(FALLBACK_PINS)
-    pins = {}
-    for requirement in requirements:
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^;\s,]+)\s*(;.*)?$", requirement)
-        if match and "extra" not in (match.group(3) or ""):
-            pins[_normalise(match.group(1))] = match.group(2)
-    return pins or dict(FALLBACK_PINS)
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _installed_version(distribution: str) -> str | None:
@@ -55,57 +34,68 @@ def _installed_version(distribution: str) -> str | None:
         return None
 
 
-def _pinned_version_check(name: str, distributions: tuple[str, ...], major: int) -> Check:
-    pins = expected_pins()
+def _range_check(name: str, distributions: tuple[str, ...], range_of: str, fix: str) -> Check:
+    """The first installed distribution of ``distributions``, checked against the supported range."""
     found = [(d, v) for d in distributions if (v := _installed_version(d)) is not None]
-    pinned = next(((d, pins[d]) for d in distributions if d in pins), (distributions[0], None))
-    install = f"pip install {pinned[0]}=={pinned[1]}" if pinned[1] else f"pip install '{pinned[0]}>={major}'"
+    wanted = support.RANGES[range_of]
     if not found:
-        return Check(name, False, "not installed", install)
+        return Check(name, False, f"not installed (supported: {wanted})", fix)
     dist, version = found[0]
-    expected = f" (pinned: {pinned[1]})" if pinned[1] else ""
-    ok = version.split(".")[0] == str(major) and (pinned[1] is None or version == pinned[1])
-    return Check(name, ok, f"{dist} {version}{expected}", "" if ok else install)
+    ok = support.in_range(range_of, version)
+    return Check(name, ok, f"{dist} {version} (supported: {wanted})", "" if ok else fix)
+
+
+def _check_environment() -> Check:
+    return Check("environment", True, support.detect_platform().detail)
 
 
 def _check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    ok = sys.version_info[:2] == PYTHON
-    wanted = ".".join(map(str, PYTHON))
-    fix = f"create the environment with Python {wanted}, e.g. `conda create -n keras-course python={wanted}`"
-    return Check("Python", ok, f"{version} at {sys.executable} (expected {wanted})", "" if ok else fix)
+    tested = ", ".join(".".join(map(str, v)) for v in support.PYTHON_TESTED)
+    detail = f"{version} at {sys.executable} (tested: {tested})"
+    ok = sys.version_info[:2] in support.PYTHON_TESTED
+    return Check("Python", ok, detail, "" if ok else support.python_fix(support.detect_platform()))
 
 
 def _check_tensorflow() -> Check:
-    return _pinned_version_check("TensorFlow", _TF_DISTRIBUTIONS, major=2)
+    where = support.detect_platform()
+    return _range_check("TensorFlow", _TF_DISTRIBUTIONS, "tensorflow", support.tensorflow_fix(where))
 
 
 def _check_keras() -> Check:
-    return _pinned_version_check("Keras 3", ("keras",), major=3)
+    where = support.detect_platform()
+    check = _range_check("Keras", ("keras",), "keras", support.pip_fix("keras", where))
+    version = _installed_version("keras")
+    if version is not None and version.split(".")[0] == "2":
+        return Check("Keras", False, f"keras {version} is Keras 2; the course needs Keras 3", check.fix)
+    return check
 
 
 def _check_legacy_keras() -> Check:
     value = os.environ.get("TF_USE_LEGACY_KERAS")
-    if value is None or value.strip() in ("", "0", "false", "False"):
+    if support.legacy_keras_set() is None:
         return Check("TF_USE_LEGACY_KERAS", True, "not set" if value is None else f"set to {value!r} (off)")
-    fix = "unset TF_USE_LEGACY_KERAS (and remove it from your shell profile), then restart the kernel"
-    return Check("TF_USE_LEGACY_KERAS", False, f"set to {value!r}: tf.keras would be Keras 2", fix)
+    where = support.detect_platform()
+    fix = (
+        "unset TF_USE_LEGACY_KERAS (`del os.environ['TF_USE_LEGACY_KERAS']` in a notebook; remove it from your "
+        f"shell profile), {support.restart(where)}"
+    )
+    return Check("TF_USE_LEGACY_KERAS", False, f"set to {value!r}: tf.keras would be Keras 2 (tf_keras)", fix)
 
 
 def _check_pydot() -> Check:
+    fix = support.pip_fix("pydot", support.detect_platform())
     try:
         module = importlib.import_module("pydot")
     except Exception as err:
-        fix = f"pip install pydot=={expected_pins().get('pydot', FALLBACK_PINS['pydot'])}"
         return Check("pydot", False, f"cannot be imported ({type(err).__name__}: {err})", fix)
-    return Check("pydot", True, f"pydot {getattr(module, '__version__', '?')}")
+    version = getattr(module, "__version__", "?")
+    ok = support.in_range("pydot", version)
+    return Check("pydot", ok, f"pydot {version} (supported: {support.RANGES['pydot']})", "" if ok else fix)
 
 
 def _check_dot() -> Check:
-    fix = (
-        "install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
-        "or `conda install -c conda-forge graphviz`"
-    )
+    fix = support.graphviz_fix(support.detect_platform())
     path = shutil.which("dot")
     if path is None:
         return Check("Graphviz dot", False, "no `dot` program on PATH (needed to draw model diagrams)", fix)
@@ -120,18 +110,31 @@ def _check_dot() -> Check:
 
 
 def _check_ipywidgets() -> Check:
-    return _pinned_version_check("ipywidgets 8", ("ipywidgets",), major=8)
+    return _range_check(
+        "ipywidgets", ("ipywidgets",), "ipywidgets", support.pip_fix("ipywidgets", support.detect_platform())
+    )
 
 
 def _check_lab_widgets() -> Check:
+    where = support.detect_platform()
+    if where.hosted:
+        return Check("JupyterLab widgets", True, f"not needed: the {where.kind.title()} front end draws widgets")
+    widgets = _installed_version("ipywidgets") or ""
+    wanted = "1" if widgets.startswith("7.") else "3"  # ipywidgets 7 pairs with jupyterlab_widgets 1, 8 with 3
     version = _installed_version("jupyterlab_widgets")
-    ok = version is not None and version.split(".")[0] == "3"
+    ok = version is not None and version.split(".")[0] == wanted
     detail = f"jupyterlab_widgets {version}" if version else "jupyterlab_widgets is not installed"
-    fix = "pip install 'jupyterlab_widgets>=3,<4' (installed with ipywidgets 8), then restart JupyterLab"
+    fix = (
+        f"pip install 'jupyterlab_widgets>={wanted},<{int(wanted) + 1}' (the partner of ipywidgets "
+        f"{widgets or '8'}), then restart JupyterLab"
+    )
     return Check("JupyterLab widgets", ok, detail, "" if ok else fix)
 
 
 def _check_kernel() -> Check:
+    where = support.detect_platform()
+    if where.hosted:
+        return Check("Jupyter kernel", True, f"{where.kind.title()}'s own kernel ({sys.executable})")
     fix = f"{sys.executable} -m ipykernel install --user --name keras-course --display-name keras-course"
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -168,6 +171,8 @@ def _check_data() -> list[Check]:
     folder = datasets.data_dir()
     name = datasets.DATA_ENV
     point = f"export {name}=/path/to/data (a folder holding mnist.npz and cifar10-jpeg.tar.gz)"
+    if folder is None and support.detect_platform().hosted:
+        return [Check(name, True, "not set: the loaders download the data sets (this runtime is online)")]
     if folder is None:
         return [Check(name, False, "not set: the loaders would try to download (needs the internet)", point)]
     if not folder.is_dir():
@@ -206,6 +211,7 @@ def _check_cache() -> Check:
 
 
 _CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
+    _check_environment,
     _check_python,
     _check_tensorflow,
     _check_keras,

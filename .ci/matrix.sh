@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The compatibility matrix beyond the reference environment (the Makefile's matrix-* targets call this).
+#   .ci/matrix.sh colab    Python 3.12 (else 3.13) with Colab's preinstalled versions (.ci/constraints-colab.txt);
+#                          the built wheel installed the way the Colab setup cell installs it; the unit tests,
+#                          then every lesson and solution under `pytest --nbval-lax` (NOTEBOOKS=0 skips them).
+#   .ci/matrix.sh latest   Python 3.13 with the newest releases of everything; the unit tests.
+# Each prints how long each step took. The reference venv (.venv, `make setup`) builds the wheel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:?usage: .ci/matrix.sh colab|latest}
+export PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+find_python() {  # the first python3.X found on PATH or in pyenv, for each X given
+  local minor candidate
+  for minor in "$@"; do
+    for candidate in "$(command -v "python$minor" || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$minor".*/bin/"python$minor" \
+      /root/.pyenv/versions/"$minor".*/bin/"python$minor"; do
+      # (a pyenv shim is on PATH but fails when that version is not selected: run it to be sure)
+      [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null && { echo "$candidate"; return 0; }
+    done
+  done
+  return 1
+}
+
+TIMES=()
+timed() { # timed NAME COMMAND...: run it, print and remember its time, return its status
+  local name=$1 start=$SECONDS rc=0
+  shift
+  echo "== [$kind] $name"
+  "$@" || rc=$?
+  TIMES+=("$(printf '%-42s %5d s%s' "$name" $((SECONDS - start)) "$([ $rc = 0 ] || echo "  FAILED (exit $rc)")")")
+  echo "== [$kind] $name: $((SECONDS - start)) s, exit $rc"
+  return $rc
+}
+
+case $kind in
+  colab) wanted=(3.12 3.13) ;;
+  latest) wanted=(3.13) ;;
+  *) echo "unknown matrix entry '$kind' (colab or latest)" >&2; exit 2 ;;
+esac
+if ! python=$(find_python "${wanted[@]}"); then
+  echo "The '$kind' matrix entry needs Python ${wanted[*]// / or }, which is not installed (looked on PATH and in" \
+    "pyenv). Install it (e.g. \`pyenv install ${wanted[0]}\`) or put python${wanted[0]} on PATH." >&2
+  exit 1
+fi
+venv=.venv-$kind
+echo "== [$kind] $("$python" -V) at $python -> $venv"
+
+build_wheel() {
+  rm -rf "dist/$kind" && .venv/bin/python -m build --wheel --outdir "dist/$kind" . >/dev/null && ls "dist/$kind"/*.whl
+}
+
+fresh_venv() {
+  rm -rf "$venv" && "$python" -m venv "$venv" && "$venv/bin/python" -m pip install --quiet --upgrade pip
+}
+
+# The distribution's own requirements except TensorFlow, read from the wheel's metadata: what a Colab setup cell
+# adds after `pip install --no-deps` (usually nothing: Colab has them all).
+requirements_without_tensorflow() {
+  "$venv/bin/python" - "$1" <<'EOF'
+import sys, zipfile
+from email.parser import Parser
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    meta = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = Parser().parsestr(wheel.read(meta).decode()).get_all("Requires-Dist") or []
+for spec in requires:
+    if "extra ==" not in spec and not spec.lower().startswith("tensorflow"):
+        print(spec.split(";")[0].strip())
+EOF
+}
+
+install_colab_stack() {  # what Colab preinstalls, plus the test harness
+  "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt \
+    tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest tqdm rich
+}
+
+install_wheel_like_colab() {  # the Colab setup cell: never touch the preinstalled TensorFlow
+  local wheel
+  wheel=$(ls "dist/$kind"/*.whl) || return
+  "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel" || return
+  mapfile -t extra < <(requirements_without_tensorflow "$wheel") || return
+  "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt "${extra[@]}"
+}
+
+install_latest() {  # the newest releases: the wheel with its dependencies, plus the harness, no constraints
+  local wheel
+  wheel=$(ls "dist/$kind"/*.whl) || return
+  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel" ipykernel nbclient nbformat nbval pytest tqdm rich packaging
+}
+
+show_versions() {
+  "$venv/bin/python" -m pip list --format=freeze 2>/dev/null |
+    grep -iE '^(tensorflow|tensorflow[-_]cpu|keras|numpy|ipywidgets|matplotlib|pillow|pydot|keras[-_]course)==' | tr '\n' ' '
+  echo
+  (cd /tmp && "$OLDPWD/$venv/bin/python" -c "import toolkit; print('toolkit from', toolkit.__file__)")
+}
+
+unit_tests() {
+  # Reference-only tests (marker `reference`: pyproject.toml, and .ci/reference_only.py for the instructor side)
+  # and the browser test (it drives JupyterLab 4 in Chromium) are left out here.
+  PYTHONPATH=.ci KERAS_COURSE_INSTALL=wheel "$venv/bin/pytest" tests -q -p reference_only \
+    -m "not reference and not browser" -p no:cacheprovider \
+    --junitxml="artifacts/$kind-unit.xml" -o junit_family=xunit1
+}
+
+notebooks() {
+  # --nbval-lax: outputs are not compared (the stored ones come from the reference set); every cell must run and
+  # every assert hold. --nbval-current-env: the kernel is this venv's Python, whatever the notebook names.
+  "$venv/bin/pytest" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider \
+    --junitxml="artifacts/$kind-notebooks.xml" -o junit_family=xunit1 ${NOTEBOOK_PATHS:-notebooks course/solutions}
+}
+
+mkdir -p artifacts
+status=0
+timed "build the wheel" build_wheel || exit 1
+timed "create the venv ($("$python" -V))" fresh_venv || exit 1
+if [ "$kind" = colab ]; then
+  timed "install Colab's preinstalled stack" install_colab_stack || exit 1
+  timed "install the wheel like a Colab cell" install_wheel_like_colab || exit 1
+else
+  timed "install the wheel + newest releases" install_latest || exit 1
+fi
+show_versions
+timed "unit tests" unit_tests || status=1
+if [ "$kind" = colab ] && [ "${NOTEBOOKS:-1}" != 0 ]; then
+  timed "lessons and solutions (nbval-lax)" notebooks || status=1
+fi
+if [ -f "artifacts/$kind-notebooks.xml" ] && [ "$kind" = colab ] && [ "${NOTEBOOKS:-1}" != 0 ]; then
+  echo "== [$kind] seconds per notebook"
+  .venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); from bench_lessons import notebook_times
+for name, s in sorted(notebook_times(__import__('pathlib').Path('artifacts/$kind-notebooks.xml')).items()):
+    print(f'   {name:<32} {s:7.1f} s')"
+fi
+echo "== [$kind] times"
+printf '   %s\n' "${TIMES[@]}"
+exit $status
