@@ -131,7 +131,7 @@ def test_rebuild_runs_a_recreated_check_as_student_code_and_says_so() -> None:
     assert sum(course_meta(c).get("check") == "q2_predict" for c in rebuilt.notebook.cells) == 1
     assert any("(32, 64)" in c.source and not course_meta(c) for c in rebuilt.notebook.cells)
     assert rebuilt.notes == (
-        "cell 8 looks like check 'q2_predict' re-created without its metadata: it ran as your own code and earns "
+        "cell 10 looks like check 'q2_predict' re-created without its metadata: it ran as your own code and earns "
         "nothing; the original check was used",
         "check 'q2_predict' was missing (deleted?); the original was used",
     )
