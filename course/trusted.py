@@ -8,19 +8,26 @@ models with ``safe_mode=True``: built-in layers only, no Lambda or custom code),
 cell with the grader's own ``toolkit.checks``. A check earns points only when this trusted run passes; the check
 cell that ran in the kernel only gives the student their instant feedback.
 
-Run as ``python -m course.trusted SOLUTION.ipynb EXPORT_DIR``; prints one JSON object {check id: [passed, message]}.
+The trusted process is a persistent worker (``python -m course.trusted --serve``, one per grading thread, replaced
+when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked cells once, then reads
+one request line ``{"solution": ..., "export": ...}`` and answers one JSON line {check id: [passed, message]}.
+Where an exercise measures accuracy, its test images are swapped for ones the notebook never loads (``HELD_OUT``).
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import builtins
 import json
 import os
+import secrets
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +108,7 @@ def _copy_regular_files(source: Path, target: Path) -> int:
 
 
 def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, tuple[bool, str]]:
-    """Run the trusted process on what the kernel exported into ``work``; check id -> (passed, message).
+    """Check what the kernel exported into ``work`` in a trusted worker; check id -> (passed, message).
 
     Raises RuntimeError when the trusted process itself fails (a grader error, retried).
     """
@@ -110,17 +117,99 @@ def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, 
             _copy_regular_files(work / "export", Path(tmp))
         except ValueError as err:
             return {c.id: (False, str(err)) for c in exercise.checks}
-        return _run(exercise, Path(tmp), timeout)
+        return POOL.verify_folder(exercise, Path(tmp), timeout)
 
 
-def _run(exercise: Exercise, export_dir: Path, timeout: float) -> dict[str, tuple[bool, str]]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "course.trusted", str(exercise.path), str(export_dir)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=export_dir)
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
-    if result.returncode != 0 or not lines:
-        raise RuntimeError(f"the trusted verifier failed: {result.stderr.strip()[-400:]}")
-    return {k: (bool(v[0]), str(v[1])) for k, v in json.loads(lines[-1]).items()}
+class _Worker:
+    """One ``python -m course.trusted --serve`` process: imports TensorFlow once, then checks one folder per line."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "course.trusted", "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env=env, cwd=tempfile.gettempdir(),
+        )  # fmt: skip
+        self.jobs = 0
+
+    def run(self, solution: Path, export_dir: Path, timeout: float) -> dict[str, tuple[bool, str]]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.jobs += 1
+        try:
+            self.proc.stdin.write(json.dumps({"solution": str(solution), "export": str(export_dir)}) + "\n")
+            self.proc.stdin.flush()
+        except OSError as err:
+            raise RuntimeError(f"the trusted verifier is not running: {err}") from None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("{"):
+            self.close()
+            raise RuntimeError("the trusted verifier " + ("timed out" if not ready else "ended without a result"))
+        return {k: (bool(v[0]), str(v[1])) for k, v in json.loads(line).items()}
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+
+
+class WorkerPool:
+    """Trusted workers shared by the grading threads: one per job running at once, replaced when dead or worn."""
+
+    def __init__(self, max_jobs: int = 50) -> None:
+        self.max_jobs = max_jobs
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def verify_folder(self, exercise: Exercise, folder: Path, timeout: float = 300.0) -> dict[str, tuple[bool, str]]:
+        """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells."""
+        worker = self._take()
+        try:
+            try:
+                return worker.run(exercise.path, folder, timeout)
+            except RuntimeError:  # a worker that died between jobs: one fresh try, then a grader error
+                worker.close()
+                with self._lock:
+                    self._all.remove(worker)
+                worker = self._take()
+                return worker.run(exercise.path, folder, timeout)
+        finally:
+            with self._lock:
+                if worker.alive() and worker.jobs < self.max_jobs:
+                    self._idle.append(worker)
+                else:
+                    worker.close()
+                    if worker in self._all:
+                        self._all.remove(worker)
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._all.remove(worker)
+        worker = _Worker()
+        with self._lock:
+            self._all.append(worker)
+        return worker
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.proc.pid for w in self._all if w.alive()]
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.close()
+
+
+POOL = WorkerPool()
+atexit.register(POOL.close)
 
 
 def _load(folder: Path) -> dict[str, Any]:
@@ -143,12 +232,38 @@ def _load(folder: Path) -> dict[str, Any]:
     return values
 
 
-def _main(solution: Path, export_dir: Path) -> dict[str, list[Any]]:
-    exercise = load_exercise(solution)
+def _mnist_held_out(context: dict[str, Any], rng: Any) -> None:
+    """Replace the notebook's 500 MNIST test images by as many others from the real test split, chosen by ``rng``."""
+    from toolkit import datasets
+
+    (_, _), (x_full, y_full) = datasets.load_mnist()
+    seen = {image.tobytes() for image in context["x_test"]}
+    unseen = [i for i, image in enumerate(x_full) if image.tobytes() not in seen]
+    rows = rng.choice(unseen, size=len(context["x_test"]), replace=False)
+    context["x_test"], context["y_test"] = x_full[rows], y_full[rows]
+
+
+# Per exercise: what the trusted process swaps into the instructor's context so checks measure on unseen data.
+HELD_OUT = {"ex01_sequential": _mnist_held_out}
+
+
+def instructor_context(exercise: Exercise, seed: int | None = None) -> dict[str, Any]:
+    """The exercise's locked cells run (imports, data), then its held-out data swapped in, chosen by ``seed``.
+
+    ``seed`` None draws a secret one: the student cannot know which test images the accuracy is measured on.
+    """
+    import numpy as np
+
     context: dict[str, Any] = {"__name__": "__trusted__"}
     for cell in exercise.notebook.cells:
         if cell.cell_type == "code" and course_meta(cell).get("locked"):
             exec(_python(cell.source), context)  # noqa: S102  (the instructor's own locked cells)
+    if exercise.name in HELD_OUT:
+        HELD_OUT[exercise.name](context, np.random.default_rng(secrets.randbits(64) if seed is None else seed))
+    return context
+
+
+def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for check in exercise.checks:
         namespace = {**context, **_load(export_dir / check.id)}
@@ -164,10 +279,27 @@ def _main(solution: Path, export_dir: Path) -> dict[str, list[Any]]:
     return out
 
 
-if __name__ == "__main__":
+def _serve() -> None:
+    """Answer one JSON line per request line on stdin; everything the checks print goes to stderr."""
     import contextlib
-    import io
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the checks print their ✓ lines; only the JSON goes out
-        result = _main(Path(sys.argv[1]), Path(sys.argv[2]))
-    print(json.dumps(result))
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # TensorFlow or a check writing to fd 1 cannot corrupt the replies
+    contexts: dict[Path, tuple[Exercise, dict[str, Any]]] = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        solution = Path(request["solution"])
+        with contextlib.redirect_stdout(sys.stderr):
+            if solution not in contexts:
+                exercise = load_exercise(solution)
+                contexts[solution] = (exercise, instructor_context(exercise))
+            result = _check(*contexts[solution], Path(request["export"]))
+            from tensorflow import keras
+
+            keras.backend.clear_session()  # the loaded models go; the next job starts clean
+        replies.write(json.dumps(result) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    _serve()

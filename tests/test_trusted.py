@@ -6,6 +6,8 @@ trusted process, which runs no student code, checks the exported objects and giv
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from course import trusted
 from course.gradebook import SubmissionResult
 from course.grading import Job, grade_jobs
 from course.notebook_format import resolve_exercise
@@ -85,3 +88,53 @@ def test_patched_predict_earns_nothing_for_training_it_did_not_do(results: dict[
     points = {c.id: c.points for c in r.checks}
     assert points == {"q1_build": 3, "q1_params": 1, "q2_predict": 2, "q3_train": 0, "q4_add_pop": 2}, r
     assert any("q3_train" in f and "verification outside" in f for f in r.flags), r.flags
+
+
+# ---------------------------------------------------------------- the trusted worker: one TensorFlow start, many jobs
+
+
+@pytest.mark.slow
+def test_one_trusted_worker_checks_many_submissions_and_is_restarted_when_it_dies(tmp_path: Path) -> None:
+    exercise = resolve_exercise("ex01")
+    pool = trusted.WorkerPool(max_jobs=3)
+    try:
+        first = pool.verify_folder(exercise, tmp_path)  # nothing exported: every check fails, from one process
+        pid = pool.pids()
+        assert pool.verify_folder(exercise, tmp_path) == first
+        assert pool.pids() == pid and len(pid) == 1  # the same process, TensorFlow imported once
+        assert all(not passed for passed, _ in first.values()) and set(first) == {c.id for c in exercise.checks}
+        os.kill(pid[0], signal.SIGKILL)
+        assert pool.verify_folder(exercise, tmp_path) == first  # a dead worker is replaced, the job still runs
+        replacement = pool.pids()
+        assert replacement != pid and len(replacement) == 1
+        pool.verify_folder(exercise, tmp_path)
+        pool.verify_folder(exercise, tmp_path)
+        assert pool.pids() == []  # retired after its third job (max_jobs=3)
+        pool.verify_folder(exercise, tmp_path)
+        assert pool.pids() not in ([], replacement)
+    finally:
+        pool.close()
+    assert pool.pids() == []
+
+
+# ---------------------------------------------------------------- held-out test images for the accuracy check
+
+
+@pytest.mark.slow
+def test_the_trusted_accuracy_check_uses_test_images_the_notebook_never_loads() -> None:
+    import numpy as np
+
+    from toolkit import datasets
+
+    exercise = resolve_exercise("ex01")
+    (_, _), (seen, _) = datasets.load_mnist(limit=(2000, 500))
+    (_, _), (full, full_labels) = datasets.load_mnist()
+    one = trusted.instructor_context(exercise, seed=1)
+    two = trusted.instructor_context(exercise, seed=2)
+    assert one["x_test"].shape == seen.shape and one["y_test"].shape == (len(seen),)
+    seen_bytes = {image.tobytes() for image in seen}
+    full_index = {image.tobytes(): i for i, image in enumerate(full)}
+    assert not any(image.tobytes() in seen_bytes for image in one["x_test"])  # none of the notebook's images
+    rows = [full_index[image.tobytes()] for image in one["x_test"]]  # all from the real MNIST test split
+    assert np.array_equal(full_labels[rows], one["y_test"])
+    assert not np.array_equal(one["x_test"], two["x_test"])  # a different subset per secret seed
