@@ -259,6 +259,7 @@ def grade_folder(
     limits: Limits | None = None,
     workers: int | None = None,
     progress: bool = True,
+    roster: dict[str, dict[str, str]] | None = None,
 ) -> Gradebook:
     """Grade every ``*.ipynb`` in ``folder`` against ``exercise``; write the gradebook and feedback to ``out_dir``."""
     workers = workers or os.cpu_count() or 1
@@ -267,7 +268,7 @@ def grade_folder(
     if out_dir is not None:
         check_out_dir(out_dir)  # before grading, not after the whole class ran
     jobs = _jobs(exercise, find_submissions(folder))
-    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)))
+    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)), roster)
     if out_dir is not None:
         book.write(out_dir)
     if progress:
