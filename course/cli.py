@@ -11,6 +11,7 @@ from pathlib import Path
 
 from course.grading import default_threads, grade_folder
 from course.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
+from course.reports import REPORT_FILES, read_roster
 from course.sandbox import Limits
 from course.starters import EXERCISES_DIR, sync_starters
 
@@ -56,9 +57,13 @@ def _grade(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
     )
     out = Path(args.out) if args.out else Path("grades") / exercise.name
-    book = grade_folder(exercise, Path(args.submissions), out, limits=limits, workers=workers, progress=True)
+    roster = read_roster(Path(args.roster)) if args.roster else None
+    book = grade_folder(
+        exercise, Path(args.submissions), out, limits=limits, workers=workers, progress=True, roster=roster
+    )
     counts = Counter(r.status for r in book.results)
     print(f"wrote {out / 'gradebook.csv'} and {len(book.results)} feedback files in {out / 'feedback'}")
+    print(f"reports: {', '.join(str(out / name) for name in REPORT_FILES)}")
     for status, n in sorted(counts.items()):
         print(f"  {status}: {n}")
     return 0
@@ -100,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
     p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
+    p.add_argument("--roster", help="CSV mapping each file stem (column 'student') to LMS ids, see GUIDE.md")
     p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
     p.add_argument(
         "--unsafe-no-sandbox",

@@ -144,6 +144,7 @@ class Gradebook:
     """The results of one grading run; displays itself as a table in a notebook."""
 
     results: tuple[SubmissionResult, ...]
+    roster: dict[str, dict[str, str]] | None = None  # file stem -> LMS identity, for canvas.csv and moodle.csv
 
     def __str__(self) -> str:
         return gradebook_csv(list(self.results))
@@ -152,7 +153,8 @@ class Gradebook:
         return gradebook_html(list(self.results))
 
     def write(self, out_dir: Path) -> None:
-        """Write gradebook.csv and feedback/<student>.md atomically; drop feedback files of past runs.
+        """Write gradebook.csv, the reports (course/reports.py) and feedback/<student>.md atomically; drop feedback
+        files of past runs.
 
         Refuses (ValueError) an ``out_dir`` that is or holds a link where it writes: nothing goes outside it.
         """
@@ -168,3 +170,7 @@ class Gradebook:
             if old.name not in written:
                 old.unlink()
         write_atomically(out_dir / "gradebook.csv", gradebook_csv(list(self.results)))
+        from course.reports import report_files  # reports build on this module's records
+
+        for name, text in report_files(list(self.results), self.roster).items():
+            write_atomically(out_dir / name, text)

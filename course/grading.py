@@ -20,6 +20,7 @@ from course.rebuild import Rebuilt, rebuild
 from course.sandbox import Limits, RunOutcome, preflight, run_notebook
 
 MAX_PROBLEMS = 6
+HIDDEN_FAILED = "this hidden check did not pass; hidden checks never show their code, values or error messages"
 UNSANDBOXED = "graded without a sandbox (--unsafe-no-sandbox): this submission could have changed other results"
 
 
@@ -127,6 +128,8 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             if in_kernel and not passed:
                 forged.append(c.id)
             message = "" if passed else (message if not in_kernel else why)
+        if c.hidden and not passed and record is not None and not (record["timeout"] or record["died"]):
+            message = HIDDEN_FAILED  # its error text may quote the expected value or the check's code
         checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
     problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
     if run.timed_out:
@@ -256,6 +259,7 @@ def grade_folder(
     limits: Limits | None = None,
     workers: int | None = None,
     progress: bool = True,
+    roster: dict[str, dict[str, str]] | None = None,
 ) -> Gradebook:
     """Grade every ``*.ipynb`` in ``folder`` against ``exercise``; write the gradebook and feedback to ``out_dir``."""
     workers = workers or os.cpu_count() or 1
@@ -264,7 +268,7 @@ def grade_folder(
     if out_dir is not None:
         check_out_dir(out_dir)  # before grading, not after the whole class ran
     jobs = _jobs(exercise, find_submissions(folder))
-    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)))
+    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)), roster)
     if out_dir is not None:
         book.write(out_dir)
     if progress:
