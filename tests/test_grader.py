@@ -58,17 +58,17 @@ EXPECTED: dict[str, tuple[tuple[int, ...], str, list[str], list[str]]] = {
     "invalid_json": ((0, 0, 0, 0, 0), "invalid", [], ["not valid JSON"]),
     "not_a_notebook": ((0, 0, 0, 0, 0), "invalid", [], ["not valid JSON"]),
     "empty_notebook": ((0, 0, 0, 0, 0), "empty", [], ["no code cells"]),
-    "read_solution": ((0, 0, 0, 0, 0), "graded", ["review: cell 3 mentions the solutions"], []),
+    "read_solution": ((0, 0, 0, 0, 0), "graded", ["review: cell 5 mentions the solutions"], []),
     "tamper_helpers": (
         (0, 0, 0, 0, 0),
         "graded",
-        ["review: cell 3 replaces check helpers"],
+        ["review: cell 5 replaces check helpers"],
         ["found:    ('Flatten', 'Dense')\n", "an object of type AlwaysEqual"],
     ),
     "tamper_transformer": (
         (0, 0, 0, 0, 0),
         "graded",
-        ["review: cell 3 registers an IPython input transformer", "passed without printing its token"],
+        ["review: cell 5 registers an IPython input transformer", "passed without printing its token"],
         ["never confirmed that it ran"],
     ),
 }

@@ -49,11 +49,11 @@ def _make() -> dict[str, Any]:
     finally:
         sys.path.remove(str(FIXTURES))
     starter = make_submissions._read(make_submissions.STARTER)
-    starter.cells.insert(2, nbformat.v4.new_code_cell(FAKE_IMPORT, id="forge"))
+    starter.cells.insert(4, nbformat.v4.new_code_cell(FAKE_IMPORT, id="forge"))  # after badge, title, setup, imports
     untrained = make_submissions.answered(
         {"answer3": 'mlp.compile(optimizer="adam", loss="sparse_categorical_crossentropy")'}
     )
-    untrained.cells.insert(2, nbformat.v4.new_code_cell(PATCH_PREDICT, id="forge"))
+    untrained.cells.insert(4, nbformat.v4.new_code_cell(PATCH_PREDICT, id="forge"))
     return {"fake_import_starter": starter, "patched_predict_untrained": untrained}
 
 
