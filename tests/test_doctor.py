@@ -370,3 +370,48 @@ def test_python_dash_m_exits_1_when_something_needs_fixing() -> None:
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FIX  KERAS_COURSE_DATA" in run.stdout and "fix: export KERAS_COURSE_DATA=" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing", "versions", "words"),
+    [
+        ({"TF_USE_LEGACY_KERAS": "1"}, set(), {"keras": "3.13.2"}, "TF_USE_LEGACY_KERAS is set to '1'"),
+        ({}, {"tensorflow"}, {"keras": "3.13.2"}, "TensorFlow is not installed"),
+        ({}, {"keras"}, {}, "Keras is not installed"),
+        ({}, {"ipywidgets"}, {"keras": "3.13.2"}, "ipywidgets is not installed"),
+        ({}, set(), {"keras": "2.15.0"}, "Keras 2.15.0 is outside the supported range"),
+    ],
+)
+def test_startup_problem_finds_each_bad_environment_without_tensorflow(
+    environ: dict, missing: set, versions: dict, words: str
+) -> None:
+    def find_spec(name: str) -> object | None:
+        return None if name in missing or name == "google.colab" else object()
+
+    message = support.startup_problem(environ, find_spec, versions.get)
+    assert message is not None and message.startswith(words) and message.endswith(".")
+    good = support.startup_problem({}, lambda n: None if n == "google.colab" else object(), {"keras": "3.13.2"}.get)
+    assert good is None
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"TF_USE_LEGACY_KERAS": "1"}, "TF_USE_LEGACY_KERAS is set to '1'"),
+        ({"PYTHONPATH": "HIDE"}, "TensorFlow is not installed"),
+    ],
+)
+def test_a_bad_environment_stops_at_first_use_with_one_sentence(env: dict, words: str, tmp_path: Path) -> None:
+    """`toolkit.summary` (which starts TensorFlow) and the setup cell say what is wrong; no traceback from TF."""
+
+    environ = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    if env.get("PYTHONPATH") == "HIDE":  # a folder whose `tensorflow` cannot be imported: as if not installed
+        fake = "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')\n"
+        (tmp_path / "tensorflow.py").write_text(fake)
+        environ["PYTHONPATH"] = str(tmp_path)
+    else:
+        environ.update(env)
+    code = "import toolkit\ntry:\n    toolkit.summary\nexcept ImportError as e:\n    print(type(e).__name__, e)\n"
+    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=300)
+    assert out.stdout.startswith(f"EnvironmentProblem {words}"), out.stdout + out.stderr
+    assert "Traceback" not in out.stderr

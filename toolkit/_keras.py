@@ -9,24 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from toolkit.doctor.support import EnvironmentProblem, import_problem, missing_problem
 
 # These must be set before TensorFlow is imported for the first time. They silence the C++ INFO/WARNING
 # lines that can be silenced; oneDNN's and CUDA's start-up lines come from code that ignores them, which is
 # why the notebooks also sanitise stderr.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# Keras 3 is the only target; a learner who set TF_USE_LEGACY_KERAS would get Keras 2 through tf.keras.
-# doctor() reports it; here we only make sure it is not turned on by accident.
-if os.environ.get("TF_USE_LEGACY_KERAS", "0") not in ("0", "", "false", "False"):
-    warnings.warn(
-        "TF_USE_LEGACY_KERAS is set, so tf.keras may be Keras 2. This course targets Keras 3: "
-        "unset the variable (e.g. `unset TF_USE_LEGACY_KERAS`) and restart the kernel.",
-        stacklevel=2,
-    )
 
+# An environment the course cannot run in (Python too old, TF_USE_LEGACY_KERAS on, TensorFlow or Keras missing or
+# out of range, Keras 2 as `keras`) stops here with one sentence and its fix, not a traceback from inside TensorFlow.
+_problem = import_problem()
+if _problem:
+    raise EnvironmentProblem(_problem)
 
 
 @contextmanager
@@ -53,9 +51,18 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-with _native_stderr_silenced():
-    import tensorflow as tf
-    from tensorflow import keras  # tf.keras is Keras 3 with TF 2.16+
+try:
+    with _native_stderr_silenced():
+        import tensorflow as tf
+        from tensorflow import keras  # tf.keras is Keras 3 with TF 2.16+
+except ModuleNotFoundError as _missing:
+    if _missing.name not in ("tensorflow", "keras"):
+        raise
+    raise EnvironmentProblem(missing_problem(_missing.name)) from None
+
+_problem = import_problem(getattr(keras, "__version__", None), getattr(keras, "__name__", None))
+if _problem:
+    raise EnvironmentProblem(_problem)
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)

@@ -22,6 +22,11 @@ def setup_notebook(installed_from: str = "") -> None:
     ``installed_from``: what the setup cell just pip-installed (empty when ``toolkit`` was already importable).
     Returns None, so the cell shows no ``Out[...]`` value.
     """
+    from toolkit.doctor.support import startup_problem
+
+    problem = startup_problem()
+    if problem:  # one sentence in the cell's output, not a traceback from deep inside TensorFlow
+        raise SystemExit(problem)
     done = []
     if installed_from:
         done.append(f"installed the course toolkit from {installed_from} with --no-deps, keeping {preinstalled()}")

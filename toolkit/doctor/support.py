@@ -162,15 +162,49 @@ def import_problem(
 
 
 def missing_problem(what: str, where: Platform | None = None) -> str:
-    """One sentence for a missing piece: ``"tensorflow"``, ``"ipywidgets"`` or ``"graphviz"`` (the ``dot`` program)."""
+    """One sentence for a missing piece: ``"tensorflow"``, ``"keras"``, ``"ipywidgets"`` or ``"graphviz"``."""
     where = where or detect_platform()
     if what == "tensorflow":
         return f"TensorFlow is not installed, and toolkit needs it to build models: {tensorflow_fix(where)}."
+    if what == "keras":
+        return f"Keras is not installed, and toolkit needs Keras 3: {pip_fix('keras', where)}."
     if what == "ipywidgets":
         return f"ipywidgets is not installed, so the course's panels cannot be shown: {pip_fix('ipywidgets', where)}."
     if what == "graphviz":
         return f"Graphviz's `dot` program is not on PATH, so diagrams cannot be drawn: {graphviz_fix(where)}."
-    raise ValueError(f"missing_problem() knows 'tensorflow', 'ipywidgets' and 'graphviz' (got {what!r})")
+    raise ValueError(f"missing_problem() knows 'tensorflow', 'keras', 'ipywidgets' and 'graphviz' (got {what!r})")
+
+
+def _installed(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def startup_problem(
+    environ: Mapping[str, str] | None = None,
+    find_spec: Callable[[str], object] = importlib.util.find_spec,
+    version_of: Callable[[str], str | None] = _installed,
+) -> str | None:
+    """What keeps the lessons from running here, found without importing TensorFlow (the setup cell asks this).
+
+    Python too old, TF_USE_LEGACY_KERAS on, TensorFlow or Keras missing, a Keras outside the range (Keras 2
+    installed as ``keras``), ipywidgets missing: one sentence with the fix, or None.
+    """
+    where = detect_platform(environ, find_spec)
+    problem = import_problem(environ=environ, where=where)
+    if problem:
+        return problem
+    for module, what in (("tensorflow", "tensorflow"), ("keras", "keras"), ("ipywidgets", "ipywidgets")):
+        if find_spec(module) is None:
+            return missing_problem(what, where)
+    keras_version = version_of("keras")
+    if keras_version is not None:
+        return import_problem(keras_version, "keras", environ=environ, where=where)
+    return None
 
 
 class EnvironmentProblem(ImportError):
