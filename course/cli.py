@@ -59,7 +59,14 @@ def _grade(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("grades") / exercise.name
     roster = read_roster(Path(args.roster)) if args.roster else None
     book = grade_folder(
-        exercise, Path(args.submissions), out, limits=limits, workers=workers, progress=True, roster=roster
+        exercise,
+        Path(args.submissions),
+        out,
+        limits=limits,
+        workers=workers,
+        progress=True,
+        roster=roster,
+        scheduler=args.scheduler,
     )
     counts = Counter(r.status for r in book.results)
     print(f"wrote {out / 'gradebook.csv'} and {len(book.results)} feedback files in {out / 'feedback'}")
@@ -105,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
     p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
+    p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786 (see GUIDE.md)")
     p.add_argument("--roster", help="CSV mapping each file stem (column 'student') to LMS ids, see GUIDE.md")
     p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
     p.add_argument(

@@ -79,6 +79,15 @@ class SubmissionResult:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "total": self.total, "max_points": self.max_points}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        """The inverse of ``to_dict`` (results come back from Dask workers as plain dicts)."""
+        fields = {k: v for k, v in data.items() if k not in ("total", "max_points")}
+        fields["checks"] = tuple(CheckResult(**c) for c in fields["checks"])
+        for name in ("notes", "problems", "flags"):
+            fields[name] = tuple(fields.get(name, ()))
+        return cls(**fields)
+
 
 def gradebook_rows(results: list[SubmissionResult]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the gradebook: one row per student, one column per check."""

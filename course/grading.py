@@ -222,9 +222,16 @@ def default_threads(workers: int) -> int:
 
 
 def grade_jobs(
-    jobs: list[Job], limits: Limits, *, workers: int | None = None, progress: bool = True
+    jobs: list[Job], limits: Limits, *, workers: int | None = None, progress: bool = True, scheduler: str | None = None
 ) -> list[SubmissionResult]:
-    """Grade ``jobs`` with ``workers`` submissions at a time (default: one per CPU core), in the order given."""
+    """Grade ``jobs`` with ``workers`` submissions at a time (default: one per CPU core), in the order given.
+
+    With ``scheduler`` (tcp://host:port) the jobs run on that Dask cluster instead (course/executors.py).
+    """
+    if scheduler:
+        from course.executors import grade_on_dask
+
+        return grade_on_dask(jobs, limits, scheduler, progress=progress)
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
@@ -260,6 +267,7 @@ def grade_folder(
     workers: int | None = None,
     progress: bool = True,
     roster: dict[str, dict[str, str]] | None = None,
+    scheduler: str | None = None,
 ) -> Gradebook:
     """Grade every ``*.ipynb`` in ``folder`` against ``exercise``; write the gradebook and feedback to ``out_dir``."""
     workers = workers or os.cpu_count() or 1
@@ -268,7 +276,8 @@ def grade_folder(
     if out_dir is not None:
         check_out_dir(out_dir)  # before grading, not after the whole class ran
     jobs = _jobs(exercise, find_submissions(folder))
-    book = Gradebook(tuple(grade_jobs(jobs, limits, workers=workers, progress=progress)), roster)
+    results = grade_jobs(jobs, limits, workers=workers, progress=progress, scheduler=scheduler)
+    book = Gradebook(tuple(results), roster)
     if out_dir is not None:
         book.write(out_dir)
     if progress:
