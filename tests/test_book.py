@@ -30,7 +30,8 @@ def test_the_switch_lists_only_editions_that_exist(tmp_path: Path) -> None:
     both = book.editions(_fake_repo(tmp_path / "b", chinese=True))
     assert [e.lang for e in both] == ["en", "zh"]
     nav = json.loads(book.myst_config(both[1], both, "book-theme"))["site"]["nav"]
-    assert nav == [{"title": "English", "url": "/en/"}, {"title": "简体中文", "url": "/zh/"}]
+    assert [(n["title"], n["url"].rsplit("/", 2)[-2]) for n in nav] == [("English", "en"), ("简体中文", "zh")]
+    assert json.loads(book.myst_config(english_only[0], english_only, "book-theme"))["site"]["nav"] == []
     assert both[1].exercises == both[0].exercises  # no Chinese starters yet: the English ones are linked
 
 
@@ -49,6 +50,15 @@ def test_a_template_folder_without_template_yml_is_refused(tmp_path: Path, monke
     monkeypatch.setenv(book.TEMPLATE_ENV, str(tmp_path))
     with pytest.raises(book.BookError, match="has no template.yml"):
         book.template_source()
+
+
+@pytest.mark.slow
+def test_the_book_content_builds_offline_with_each_lesson_a_summary_table_and_a_diagram(tmp_path: Path) -> None:
+    built = book.build(tmp_path / "book", html=False)
+    content = {p.stem: p.read_text() for p in (built[0] / "content").glob("*.json")}
+    for path in sorted((ROOT / "notebooks").glob("0[0-6]_*.ipynb")):
+        assert path.stem.split("_", 1)[1].replace("_", "-") in content, path.name
+    assert "<table" in content["sequential"] and "<svg" in content["sequential"]
 
 
 @pytest.mark.slow

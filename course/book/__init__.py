@@ -20,6 +20,7 @@ LANGUAGES = {"en": "English", "zh": "简体中文"}
 TITLES = {"en": "Building tf.keras models, one call at a time", "zh": "逐次调用构建 tf.keras 模型"}
 EXERCISES = {"en": "Exercises", "zh": "练习"}
 TEMPLATE_ENV = "KERAS_COURSE_BOOK_TEMPLATE"
+BOOK_URL = os.environ.get("KERAS_COURSE_BOOK_URL", "http://127.0.0.1:8000")
 
 
 class BookError(RuntimeError):
@@ -61,14 +62,15 @@ def myst_config(edition: Edition, all_editions: list[Edition], template: str) ->
         "version": 1,
         "project": {
             "title": TITLES.get(edition.lang, TITLES["en"]),
-            "language": edition.lang,
             "toc": [{"file": "index.md"}]
             + [{"file": f"lessons/{p.name}"} for p in edition.lessons]
             + [{"file": "exercises.md"}],
         },
         "site": {
             "template": template,
-            "nav": [{"title": e.label, "url": f"/{e.lang}/"} for e in all_editions],
+            # MyST accepts only full URLs or page slugs here: the editions are sibling sites under BOOK_URL.
+            "nav": [{"title": e.label, "url": f"{BOOK_URL}/{e.lang}/"} for e in all_editions]
+            if len(all_editions) > 1 else [],
         },
     }
     return json.dumps(config, ensure_ascii=False, indent=2) + "\n"
@@ -112,8 +114,11 @@ def template_source() -> str:
     return str(Path(local).resolve()) if local else "book-theme"
 
 
-def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT) -> list[Path]:
-    """Build every edition into ``out/<lang>/`` plus ``out/index.html``; returns the edition folders."""
+def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT, html: bool = True) -> list[Path]:
+    """Build every edition into ``out/<lang>/`` plus ``out/index.html``; returns the edition folders.
+
+    ``html=False`` stops at MyST's content (``_build/site``: page JSON with the stored outputs), which needs no
+    network; the HTML needs the book theme (downloaded by MyST, or the local copy in $KERAS_COURSE_BOOK_TEMPLATE)."""
     found, template = editions(root), template_source()
     source = out.parent / "book-src"
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -123,18 +128,19 @@ def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT) -> list[Pa
     for edition in found:
         folder = stage(edition, found, source, template)
         env = {**os.environ, "BASE_URL": f"/{edition.lang}"}
-        result = subprocess.run([str(jb), "build", "--html", "--ci"], cwd=folder, env=env,
+        result = subprocess.run([str(jb), "build", "--html" if html else "--site"], cwd=folder, env=env,
                                 capture_output=True, text=True)
-        html = folder / "_build" / "html"
-        if result.returncode != 0 or not (html / "index.html").exists():
+        made = folder / "_build" / ("html" if html else "site")
+        # Without network MyST exits non-zero for the Colab badge image it cannot fetch; the content is still made.
+        if (result.returncode != 0 and html) or not (made / ("index.html" if html else "content")).exists():
             log = (result.stdout + result.stderr)[-3000:]
-            if "templates/site" in log and ("ENOTFOUND" in log or "failed" in log):
+            if "templates/site" in log and ("ENOTFOUND" in log or "failed" in log) and html:
                 raise BookError(f"MyST could not download its book theme (no network?): set {TEMPLATE_ENV} to a "
                                 f"local copy of the book-theme template. Its log:\n{log}")
             raise BookError(f"jupyter-book failed for the {edition.label} edition; its log:\n{log}")
         target = out / edition.lang
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(html, target)
+        shutil.copytree(made, target)
         built.append(target)
     links = "".join(f'<li><a href="{e.lang}/">{e.label}</a></li>' for e in found)
     (out / "index.html").write_text(f'<!doctype html><meta charset="utf-8"><title>{TITLES["en"]}</title>'
