@@ -16,7 +16,7 @@ export PYTHONHASHSEED := 0
 PORT ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: system-tools setup start test test-reference lint unit notebooks benchmarks doctor starters matrix matrix-colab matrix-latest clean
+.PHONY: system-tools setup start test test-reference lint unit notebooks benchmarks doctor starters matrix matrix-colab matrix-latest clean book
 
 setup: $(STAMP) system-tools
 	@$(BIN)/keras-course-doctor 2>/dev/null || echo "(doctor: see the FIX lines above)"
@@ -76,6 +76,11 @@ matrix-latest: $(STAMP)
 	bash .ci/matrix.sh latest
 
 matrix: matrix-colab matrix-latest
+
+# The lessons as a static site (stored outputs, nothing re-executed) in artifacts/book/<lang>/. Offline, set
+# KERAS_COURSE_BOOK_TEMPLATE to a local copy of MyST's book-theme (it is not on npm; MyST downloads it otherwise).
+book: $(STAMP)
+	$(BIN)/python -m course.book
 
 clean:
 	rm -rf $(VENV) .venv-colab .venv-latest dist build artifacts .pytest_cache .ruff_cache .mypy_cache
