@@ -12,6 +12,7 @@ import pytest
 
 REFERENCE_ONLY = {
     "tests/test_starters.py": "compares the checkout's exercises/ with starters generated from course/solutions/",
+    "tests/test_book.py": "builds the book from the checkout's notebooks/ and exercises/ (an instructor's task)",
     "tests/test_grader.py": "grades the checkout's exercises/ and fixtures with nbval, as an instructor's clone does",
 }
 

@@ -6,6 +6,7 @@ set before TensorFlow's first import, whichever toolkit function a learner calls
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -51,14 +52,13 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-try:
-    with _native_stderr_silenced():
-        import tensorflow as tf
-        from tensorflow import keras  # tf.keras is Keras 3 with TF 2.16+
-except ModuleNotFoundError as _missing:
-    if _missing.name not in ("tensorflow", "keras"):
-        raise
-    raise EnvironmentProblem(missing_problem(_missing.name)) from None
+for _needed in ("tensorflow", "keras"):  # a missing one is a sentence here, not a ModuleNotFoundError from TF
+    if importlib.util.find_spec(_needed) is None:
+        raise EnvironmentProblem(missing_problem(_needed))
+
+with _native_stderr_silenced():
+    import tensorflow as tf
+    from tensorflow import keras  # tf.keras is Keras 3 with TF 2.16+
 
 _problem = import_problem(getattr(keras, "__version__", None), getattr(keras, "__name__", None))
 if _problem:
