@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata as metadata
 import os
 import shutil
 import subprocess
@@ -27,11 +26,7 @@ _TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensor
 _KERNELS = ("keras-course", "python3")
 
 
-def _installed_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
+_installed_version = support.installed_version
 
 
 def _range_check(name: str, distributions: tuple[str, ...], range_of: str, fix: str) -> Check:

@@ -175,7 +175,8 @@ def missing_problem(what: str, where: Platform | None = None) -> str:
     raise ValueError(f"missing_problem() knows 'tensorflow', 'keras', 'ipywidgets' and 'graphviz' (got {what!r})")
 
 
-def _installed(distribution: str) -> str | None:
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` from its metadata (no import), or None."""
     from importlib import metadata
 
     try:
@@ -187,7 +188,7 @@ def _installed(distribution: str) -> str | None:
 def startup_problem(
     environ: Mapping[str, str] | None = None,
     find_spec: Callable[[str], object] = importlib.util.find_spec,
-    version_of: Callable[[str], str | None] = _installed,
+    version_of: Callable[[str], str | None] = installed_version,
 ) -> str | None:
     """What keeps the lessons from running here, found without importing TensorFlow (the setup cell asks this).
 
