@@ -9,7 +9,7 @@ stored outputs of the lessons stay valid. Importing this module never starts Ten
 
 from __future__ import annotations
 
-from importlib import metadata
+from toolkit.doctor.support import installed_version
 
 # what the setup cell installs besides the toolkit (with --no-deps too): the light packages a hosted notebook
 # may lack; TensorFlow, Keras, NumPy, Pillow, matplotlib and ipywidgets are preinstalled there and never touched
@@ -40,16 +40,9 @@ def preinstalled() -> str:
     """``TensorFlow 2.20.0 and Keras 3.13.2`` as installed (read from package metadata, without importing)."""
     found = []
     for label, names in (("TensorFlow", ("tensorflow", "tensorflow-cpu")), ("Keras", ("keras",))):
-        version = next((v for v in map(_version, names) if v), None)
+        version = next((v for v in map(installed_version, names) if v), None)
         found.append(f"{label} {version}" if version else f"{label} (not installed)")
     return " and ".join(found)
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def enable_colab_widgets() -> bool:
