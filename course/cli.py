@@ -13,11 +13,15 @@ from course.grading import default_threads, grade_folder
 from course.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
 from course.reports import REPORT_FILES, read_roster
 from course.sandbox import Limits
-from course.starters import EXERCISES_DIR, sync_starters
+from course.starters import EXERCISES_DIR, editions, sync_starters
 
 
 def _starters(args: argparse.Namespace) -> int:
-    statuses = sync_starters(Path(args.solutions), Path(args.exercises), check=args.check)
+    statuses = [
+        status
+        for pair in editions(Path(args.solutions), Path(args.exercises))
+        for status in sync_starters(*pair, check=args.check)
+    ]
     bad = [s for s in statuses if s.state in ("stale", "missing", "orphan")]
     for s in statuses:
         if s.state != "unchanged" or args.verbose:
@@ -33,7 +37,8 @@ def _sync_notebooks(args: argparse.Namespace) -> int:
 
     # the lessons, solutions and README first; then the starters, regenerated from the solutions just written
     states = [(s.state, s.path) for s in sync_notebooks(check=args.check)]
-    states += [(s.state, s.path) for s in sync_starters(Path(args.solutions), EXERCISES_DIR, check=args.check)]
+    for pair in editions(Path(args.solutions), EXERCISES_DIR):
+        states += [(s.state, s.path) for s in sync_starters(*pair, check=args.check)]
     bad = [path for state, path in states if state in ("stale", "missing", "orphan")]
     for state, path in states:
         if state != "unchanged":
@@ -88,6 +93,30 @@ def _hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translations(args: argparse.Namespace) -> int:
+    from course import translations
+
+    root = Path(args.root).resolve()
+    if args.action == "check":
+        found = [p for en, zh in translations.pairs(root) for p in translations.problems(en, zh)]
+        for line in found:
+            print(line)
+        print(f"{len(found)} translation problem(s)" if found else "every translation is up to date")
+        return 1 if found else 0
+    if not args.notebooks:
+        raise ValueError(f"`course translations {args.action}` needs the notebooks to work on")
+    for name in args.notebooks:
+        path = Path(name)
+        if args.action == "new":
+            zh = path.parent / "zh" / path.name
+            translations.new(path, zh)
+            print(f"wrote {zh}: translate its markdown cells and comments, then `course translations stamp {zh}`")
+        else:
+            count = translations.stamp(translations.english_for(path, root), path)
+            print(f"{path}: {count} markdown cells stamped as translations of the current English")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="Exercises, starters and grading for the course.")
     parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="folder of solution notebooks")
@@ -122,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_grade)
 
+    p = sub.add_parser("translations", help="check the Chinese edition, or start or stamp a translation")
+    p.add_argument("action", choices=["check", "new", "stamp"])
+    p.add_argument("notebooks", nargs="*", help="new: English notebooks; stamp: translated notebooks")
+    p.add_argument("--root", default=".", help="repository root (default: here)")
+    p.set_defaults(run=_translations)
+
     p = sub.add_parser("hash", help="digest of an answer, for checks.check_hashed")
     p.add_argument("question_id", help="course-wide unique question id, e.g. ex01_q2")
     p.add_argument("value", help="the answer as a Python literal, e.g. '(None, 10)' or 25450")
@@ -133,6 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (FormatError, FileNotFoundError, ValueError) as err:
+    except (FormatError, FileNotFoundError, ValueError) as err:  # TranslationError is a ValueError
         print(f"course {args.command}: {err}", file=sys.stderr)
         return 2

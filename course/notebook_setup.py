@@ -28,7 +28,8 @@ INSTALL_ENV = "KERAS_COURSE_INSTALL"  # overrides the install source (CI: a buil
 ROOT = Path(__file__).resolve().parent.parent
 BADGE_ID, SETUP_ID = "course-badge", "course-setup"
 SETUP_LOCK = "course_setup"  # the lock id in exercises (GUIDE.md: locked cells come from the instructor)
-FOLDERS = ("notebooks", "course/solutions")  # edited in place; exercises/ is generated from the solutions
+# edited in place (the Chinese edition in zh/); exercises/ is generated from the solutions
+FOLDERS = ("notebooks", "course/solutions", "notebooks/zh", "course/solutions/zh")
 BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
 README_START, README_END = "<!-- lessons:start -->", "<!-- lessons:end -->"
 

@@ -16,6 +16,7 @@ import nbformat
 
 from course.flags import scan
 from course.notebook_format import Exercise, course_meta, trusted_id
+from toolkit.i18n import LANGUAGES
 
 _CHECK_CALL = re.compile(r"checks\.check_\w+\(\s*[^,)\n]*")  # helper and first argument
 
@@ -117,5 +118,8 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
         trusted_cell = nbformat.v4.new_code_cell(original.source, metadata={"course": dict(course_meta(original))})
         placed.append(((pos, 0, -1), trusted_cell))
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(exercise.notebook.metadata.get("kernelspec", {}))})
+    lang = submission.get("metadata", {}).get("lang")
+    if lang in LANGUAGES:  # the language of the feedback (a Chinese starter says zh-CN); nothing else is kept
+        nb.metadata["lang"] = lang
     nb.cells = [cell for _, cell in sorted(placed, key=lambda kc: kc[0])]
     return Rebuilt(nb, tuple(dict.fromkeys(notes)), tuple(dict.fromkeys(flags)), student_cells)

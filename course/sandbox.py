@@ -179,6 +179,8 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
     # HOME moves into the private folder, so name the grader's own data cache (toolkit/_data_cache.py's default):
     # otherwise every kernel would decode CIFAR-10 again.
     env.setdefault("KERAS_COURSE_CACHE", str(Path("~/.cache/keras-course").expanduser()))
+    if nb.metadata.get("lang"):
+        env["KERAS_COURSE_LANG"] = nb.metadata["lang"]  # checked by rebuild(): one of toolkit.i18n.LANGUAGES
     env.update(
         HOME=str(work),
         TMPDIR=str(work),

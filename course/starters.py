@@ -17,7 +17,7 @@ from course.notebook_setup import retarget_badge
 EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
 
 
-def make_starter(exercise: Exercise) -> Any:
+def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:
     """The starter notebook: outputs cleared, solutions stubbed, hidden checks removed, metadata kept."""
     nb = copy.deepcopy(exercise.notebook)
     cells = []
@@ -30,7 +30,7 @@ def make_starter(exercise: Exercise) -> Any:
             cell.source = stub_solutions(cell.source, where=f"{exercise.name}, cell {i}")
         cells.append(cell)
     nb.cells = cells
-    retarget_badge(nb, f"exercises/{exercise.path.name}")  # the starter's "Open in Colab" opens the starter
+    retarget_badge(nb, f"{badge_dir}/{exercise.path.name}")  # the starter's "Open in Colab" opens the starter
     # Solution notebooks may carry widget state or execution timing; the starter carries neither.
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
@@ -56,6 +56,14 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def editions(solutions_dir: Path, exercises_dir: Path) -> list[tuple[Path, Path]]:
+    """(solutions, exercises) folders of the English edition and, where it exists, the Chinese one (``zh/``)."""
+    pairs = [(solutions_dir, exercises_dir)]
+    if (solutions_dir / "zh").is_dir():
+        pairs.append((solutions_dir / "zh", exercises_dir / "zh"))
+    return pairs
+
+
 @dataclass(frozen=True)
 class StarterStatus:
     path: Path
@@ -67,9 +75,10 @@ def sync_starters(
 ) -> list[StarterStatus]:
     """Generate every starter; with ``check=True`` write nothing and report stale or missing ones."""
     statuses = []
+    badge_dir = "exercises/zh" if solutions_dir.name == "zh" else "exercises"  # the Chinese edition's folder
     for source in find_exercises(solutions_dir):
         target = exercises_dir / source.name
-        text = render(make_starter(load_exercise(source)))
+        text = render(make_starter(load_exercise(source), badge_dir))
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current == text:
             statuses.append(StarterStatus(target, "unchanged"))

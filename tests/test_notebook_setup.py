@@ -19,7 +19,7 @@ import pytest
 from course import notebook_setup as ns
 from course.notebook_format import load_exercise
 from course.rebuild import rebuild
-from course.starters import make_starter, sync_starters
+from course.starters import editions, make_starter, sync_starters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,11 @@ def run_cell(source: str) -> str:
 def test_every_notebook_and_the_readme_are_in_sync_with_the_setting() -> None:
     stale = [s.path.relative_to(ROOT) for s in ns.sync_notebooks(ROOT, check=True) if s.state != "unchanged"]
     # The repository's own folders: in the matrix `course` is imported from an installed wheel, not from ROOT.
-    starters = sync_starters(ROOT / "course" / "solutions", ROOT / "exercises", check=True)
+    starters = [
+        s
+        for pair in editions(ROOT / "course" / "solutions", ROOT / "exercises")
+        for s in sync_starters(*pair, check=True)
+    ]
     stale += [s.path.relative_to(ROOT) for s in starters if s.state != "unchanged"]
     assert not stale, f"out of date: {stale}; run `.venv/bin/course sync-notebooks` (then re-execute the notebooks)"
 

@@ -18,6 +18,7 @@ _PUBLIC = {
     "doctor": "toolkit.doctor",  # the subpackage: toolkit.doctor.doctor() runs the checks
     "seed": "toolkit._keras:seed",
     "setup_notebook": "toolkit.notebook_setup:setup_notebook",
+    "set_language": "toolkit.i18n:set_language",  # "zh-CN": the checks' messages in Chinese
     "load_mnist": "toolkit.data:load_mnist",
     "load_cifar10": "toolkit.data:load_cifar10",
     "summary": "toolkit.inspection.summary:summary",
@@ -45,7 +46,7 @@ __all__ = [  # the same names as _PUBLIC (a test keeps them equal)
     "ActivationExplorer", "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "LayerTuner", "ModelSummary",
     "TrainingPanel", "calls", "checks", "data", "datasets", "diagram", "doctor", "feature_extractor", "input_at",
     "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of", "output_shape_at", "record_result",
-    "render_state", "seed", "setup_notebook", "summary",
+    "render_state", "seed", "set_language", "setup_notebook", "summary",
 ]
 
 
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # for mypy and editors: the same names, imported eagerly
     from toolkit._keras import seed
     from toolkit.callbacks import EpochLogger, record_result
     from toolkit.data import load_cifar10, load_mnist
+    from toolkit.i18n import set_language
     from toolkit.inspection.diagram import Diagram, GraphvizMissing, diagram
     from toolkit.inspection.nodes import (
         calls,

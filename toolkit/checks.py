@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from toolkit.i18n import tr
+
 __all__ = [
     "CheckFailure",
     "check_accuracy",
@@ -40,11 +42,11 @@ class CheckFailure(AssertionError):
     def __init__(self, what: str, *, expected: Any = _NOT_GIVEN, found: Any = _NOT_GIVEN, hint: str | None = None):
         lines = [what]
         if expected is not _NOT_GIVEN:
-            lines.append(f"  expected: {expected}")
+            lines.append(tr("  expected: {value}", value=expected))
         if found is not _NOT_GIVEN:
-            lines.append(f"  found:    {found}")
+            lines.append(tr("  found:    {value}", value=found))
         if hint:
-            lines.append(f"  hint: {hint}")
+            lines.append(tr("  hint: {value}", value=tr(hint)))
         super().__init__("\n".join(lines))
 
 
@@ -69,8 +71,8 @@ def _plain(value: Any, where: str = "value") -> Any:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _plain(v, where) for k, v in sorted(value.items())}
     raise CheckFailure(
-        f"The {where} must be plain data: a number, a string, None, or a tuple/list of those.",
-        found=f"an object of type {type(value).__name__}",
+        tr("The {where} must be plain data: a number, a string, None, or a tuple/list of those.", where=tr(where)),
+        found=tr("an object of type {type}", type=type(value).__name__),
         hint="write the answer as a literal, e.g. (None, 10) or 12345",
     )
 
@@ -82,20 +84,20 @@ def _show(value: Any) -> str:
 def check_true(condition: Any, what: str, hint: str | None = None) -> None:
     """Pass when ``condition is True``; ``what`` describes the condition in the student's words."""
     if condition is not True:
-        raise CheckFailure(f"Not yet: {what}.", found=repr(condition), hint=hint)
-    _ok(what)
+        raise CheckFailure(tr("Not yet: {what}.", what=tr(what)), found=repr(condition), hint=hint)
+    _ok(tr(what))
 
 
 def check_equal(what: str, found: Any, expected: Any, hint: str | None = None) -> None:
     """Pass when ``found`` equals ``expected`` as plain data (tuples and lists compare equal)."""
     got, want = _plain(found, what), _plain(expected, "expected value")
     if got != want:
-        raise CheckFailure(f"{what} is not right.", expected=_show(want), found=_show(got), hint=hint)
-    _ok(f"{what} = {_show(got)}")
+        raise CheckFailure(tr("{what} is not right.", what=tr(what)), expected=_show(want), found=_show(got), hint=hint)
+    _ok(f"{tr(what)} = {_show(got)}")
 
 
 def _model_name(model: Any) -> str:
-    return f"model {getattr(model, 'name', '?')!r}"
+    return tr("model {name}", name=repr(getattr(model, "name", "?")))
 
 
 def _require_model(model: Any, helper: str) -> Any:
@@ -103,8 +105,8 @@ def _require_model(model: Any, helper: str) -> Any:
 
     if not isinstance(model, keras.Model):
         raise CheckFailure(
-            f"{helper} needs a Keras model.",
-            found=f"an object of type {type(model).__name__}",
+            tr("{helper} needs a Keras model.", helper=helper),
+            found=tr("an object of type {type}", type=type(model).__name__),
             hint="pass the model you built, e.g. keras.Sequential([...]) or keras.Model(inputs, outputs)",
         )
     return keras
@@ -115,9 +117,12 @@ def _output_shapes(model: Any) -> list[tuple[Any, ...]]:
         outputs = model.outputs
     except (AttributeError, ValueError) as err:
         raise CheckFailure(
-            f"The {_model_name(model)} has no defined output yet, so its output shape is unknown.",
-            hint="start the model with keras.Input(shape=...) (or call it once on data) so that Keras knows "
-            f"the input shape. Keras said: {err}",
+            tr("The {model} has no defined output yet, so its output shape is unknown.", model=_model_name(model)),
+            hint=tr(
+                "start the model with keras.Input(shape=...) (or call it once on data) so that Keras knows "
+                "the input shape. Keras said: {err}",
+                err=err,
+            ),
         ) from None
     return [tuple(t.shape) for t in outputs]
 
@@ -133,14 +138,14 @@ def check_shape(obj: Any, expected: Any, hint: str | None = None) -> None:
     if isinstance(obj, keras.Model):
         shapes = _output_shapes(obj)
         found: Any = shapes[0] if len(shapes) == 1 else shapes
-        what = f"output shape of the {_model_name(obj)}"
+        what = tr("output shape of the {model}", model=_model_name(obj))
     elif hasattr(obj, "shape"):
         found = tuple(None if d is None else int(d) for d in obj.shape)
-        what = f"shape of the {type(obj).__name__}"
+        what = tr("shape of the {type}", type=type(obj).__name__)
     else:
         raise CheckFailure(
-            "check_shape needs a Keras model, a tensor or an array.",
-            found=f"an object of type {type(obj).__name__}",
+            tr("check_shape needs a Keras model, a tensor or an array."),
+            found=tr("an object of type {type}", type=type(obj).__name__),
             hint="pass the model itself, or a tensor such as model.output",
         )
     check_equal(what, found, expected, hint=hint)
@@ -161,7 +166,7 @@ def check_param_count(model: Any, expected: int, trainable: bool | None = None, 
     _require_model(model, "check_param_count")
     if not model.weights:
         raise CheckFailure(
-            f"The {_model_name(model)} has no weights yet: it is not built.",
+            tr("The {model} has no weights yet: it is not built.", model=_model_name(model)),
             hint="give it an input shape with keras.Input(shape=...) so that Keras creates the weights",
         )
     if trainable is None:
@@ -170,7 +175,8 @@ def check_param_count(model: Any, expected: int, trainable: bool | None = None, 
         weights, kind = model.trainable_weights, "trainable parameters"
     else:
         weights, kind = model.non_trainable_weights, "non-trainable parameters"
-    check_equal(f"number of {kind} of the {_model_name(model)}", _count(weights), expected, hint=hint)
+    what = tr("number of {kind} of the {model}", kind=tr(kind), model=_model_name(model))
+    check_equal(what, _count(weights), expected, hint=hint)
 
 
 def _layers(model: Any) -> list[Any]:
@@ -182,13 +188,13 @@ def check_layer_types(model: Any, expected: Sequence[str | type], hint: str | No
     """Pass when the classes of ``model.layers`` (input layers left out) are, in order, ``expected``."""
     want = [e if isinstance(e, str) else e.__name__ for e in expected]
     found = [type(layer).__name__ for layer in _layers(model)]
-    check_equal(f"layer types of the {_model_name(model)}", found, want, hint=hint)
+    check_equal(tr("layer types of the {model}", model=_model_name(model)), found, want, hint=hint)
 
 
 def check_layer_names(model: Any, expected: Sequence[str], hint: str | None = None) -> None:
     """Pass when the names of ``model.layers`` (input layers left out) are, in order, ``expected``."""
     found = [layer.name for layer in _layers(model)]
-    check_equal(f"layer names of the {_model_name(model)}", found, list(expected), hint=hint)
+    check_equal(tr("layer names of the {model}", model=_model_name(model)), found, list(expected), hint=hint)
 
 
 def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None = None) -> None:
@@ -202,26 +208,26 @@ def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None
         probs = np.asarray(keras.Model.predict(model, x, verbose=0))
     except Exception as err:  # noqa: BLE001  (any failure here is the student's to read)
         raise CheckFailure(
-            f"The {_model_name(model)} could not predict on the test images.",
+            tr("The {model} could not predict on the test images.", model=_model_name(model)),
             found=f"{type(err).__name__}: {err}",
             hint="check that the model's input shape matches the data, e.g. (None, 28, 28) or (None, 784)",
         ) from None
     if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
         raise CheckFailure(
-            f"The {_model_name(model)} should output one row of class scores per image.",
-            expected=f"shape ({labels.shape[0]}, number of classes)",
-            found=f"shape {probs.shape}",
+            tr("The {model} should output one row of class scores per image.", model=_model_name(model)),
+            expected=tr("shape ({rows}, number of classes)", rows=labels.shape[0]),
+            found=tr("shape {shape}", shape=probs.shape),
             hint="end the model with Dense(number_of_classes)",
         )
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     if accuracy < at_least:
         raise CheckFailure(
-            f"The accuracy of the {_model_name(model)} is too low.",
-            expected=f"at least {at_least:.2f}",
+            tr("The accuracy of the {model} is too low.", model=_model_name(model)),
+            expected=tr("at least {value}", value=f"{at_least:.2f}"),
             found=f"{accuracy:.3f}",
             hint=hint or "train for more epochs, check the loss matches the labels, scale pixels to [0, 1]",
         )
-    _ok(f"accuracy {accuracy:.2f} >= {at_least:.2f}")
+    _ok(tr("accuracy {found} >= {wanted}", found=f"{accuracy:.2f}", wanted=f"{at_least:.2f}"))
 
 
 def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
@@ -231,7 +237,7 @@ def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
         clone = type(layer).from_config(config)
     except Exception as err:  # noqa: BLE001
         raise CheckFailure(
-            f"{type(layer).__name__} cannot be rebuilt from its config.",
+            tr("{layer} cannot be rebuilt from its config.", layer=type(layer).__name__),
             found=f"{type(err).__name__}: {err}",
             hint=hint
             or "get_config() must return every __init__ argument (start from super().get_config()) and "
@@ -239,12 +245,12 @@ def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
         ) from None
     if clone.get_config() != config:
         raise CheckFailure(
-            f"{type(layer).__name__}.from_config(get_config()) gives a different layer.",
+            tr("{layer}.from_config(get_config()) gives a different layer.", layer=type(layer).__name__),
             expected=config,
             found=clone.get_config(),
             hint=hint or "store every __init__ argument on self and return it from get_config()",
         )
-    _ok(f"{type(layer).__name__} survives a get_config()/from_config() round trip")
+    _ok(tr("{layer} survives a get_config()/from_config() round trip", layer=type(layer).__name__))
 
 
 def _digest(question_id: str, answer: Any, salt: str, rounds: int) -> str:
@@ -270,8 +276,9 @@ def check_hashed(question_id: str, answer: Any, digest: str, hint: str | None = 
         )
     _, rounds, salt, expected = parts
     if answer is Ellipsis or answer is NotImplemented:
-        raise CheckFailure(f"Question {question_id} has no answer yet.", hint="replace ... with your answer")
+        raise CheckFailure(tr("Question {id} has no answer yet.", id=question_id), hint="replace ... with your answer")
     found = _digest(question_id, answer, salt, int(rounds))
     if not hmac.compare_digest(found, expected):
-        raise CheckFailure(f"Your answer to {question_id} is not right.", found=_show(_plain(answer)), hint=hint)
-    _ok(f"{question_id}: {_show(_plain(answer))} is right")
+        wrong = tr("Your answer to {id} is not right.", id=question_id)
+        raise CheckFailure(wrong, found=_show(_plain(answer)), hint=hint)
+    _ok(tr("{id}: {answer} is right", id=question_id, answer=_show(_plain(answer))))
