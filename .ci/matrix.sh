@@ -2,7 +2,7 @@
 # The compatibility matrix beyond the reference environment (the Makefile's matrix-* targets call this).
 #   .ci/matrix.sh colab    Python 3.12 (else 3.13) with Colab's preinstalled versions (.ci/constraints-colab.txt);
 #                          the built wheel installed the way the Colab setup cell installs it; the unit tests,
-#                          then every lesson and solution under `pytest --nbval-lax` (NOTEBOOKS=0 skips them).
+#                          then every Chinese-edition lesson and solution under `pytest --nbval-lax` (NOTEBOOKS=0 skips them).
 #   .ci/matrix.sh latest   Python 3.13 with the newest releases of everything; the unit tests.
 # Each prints how long each step took. The reference venv (.venv, `make setup`) builds the wheel.
 set -euo pipefail
@@ -103,11 +103,22 @@ unit_tests() {
     --junitxml="artifacts/$kind-unit.xml" -o junit_family=xunit1
 }
 
+each_lesson_once() {
+  # every English lesson and solution, in its Chinese edition where that exists (the same code), else in English
+  local en zh
+  for en in notebooks/*.ipynb course/solutions/*.ipynb; do
+    zh="$(dirname "$en")/zh/$(basename "$en")"
+    if [ -f "$zh" ]; then echo "$zh"; else echo "$en"; fi
+  done
+}
+
 notebooks() {
   # --nbval-lax: outputs are not compared (the stored ones come from the reference set); every cell must run and
   # every assert hold. --nbval-current-env: the kernel is this venv's Python, whatever the notebook names.
-  "$venv/bin/pytest" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider \
-    --junitxml="artifacts/$kind-notebooks.xml" -o junit_family=xunit1 ${NOTEBOOK_PATHS:-notebooks course/solutions}
+  # The Chinese edition runs here (its code is the English code, which the reference entry runs with outputs
+  # compared), so each lesson runs once per entry; NOTEBOOK_PATHS="notebooks course/solutions": English instead.
+  "$venv/bin/pytest" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -p course.nbval_lang \
+    --junitxml="artifacts/$kind-notebooks.xml" -o junit_family=xunit1 ${NOTEBOOK_PATHS:-$(each_lesson_once)}
 }
 
 mkdir -p artifacts

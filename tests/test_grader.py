@@ -331,23 +331,47 @@ def test_grading_never_touches_a_submission_and_leaves_no_kernel(fixture_run: di
 
 @pytest.fixture(scope="module")
 def every_exercise() -> dict[tuple[str, str], SubmissionResult]:
-    """The solution and the starter of every exercise, graded in one run with two workers."""
-    jobs = [
-        Job(resolve_exercise(str(path)), folder / path.name)
-        for path in find_exercises()
-        for folder in (path.parent, EXERCISES_DIR)
-        if (path.stem, folder) != (UNMODIFIED_STARTER_OF, EXERCISES_DIR)  # graded with the fixtures already
-    ]
+    """The solution and the starter of every exercise, in both editions, graded in one run with two workers.
+
+    A Chinese submission is graded against the same (English) exercise source as an English one.
+    """
+    solutions = find_exercises()[0].parent
+    folders = {"solutions": solutions, "exercises": EXERCISES_DIR, "solutions/zh": solutions / "zh",
+               "exercises/zh": EXERCISES_DIR / "zh"}
+    jobs, keys = [], []
+    for path in find_exercises():
+        for key, folder in folders.items():
+            if (path.stem, key) != (UNMODIFIED_STARTER_OF, "exercises"):  # graded with the fixtures already
+                jobs.append(Job(resolve_exercise(str(path)), folder / path.name))
+                keys.append((path.stem, key))
     results = grade_jobs(jobs, Limits(cell_timeout=60, timeout=300, threads=1), workers=2, progress=False)
-    return {(job.exercise.name, job.path.parent.name): r for job, r in zip(jobs, results)}
+    return dict(zip(keys, results))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", find_exercises(), ids=lambda p: p.stem)
 def test_every_solution_scores_full_marks(every_exercise: dict[Any, SubmissionResult], solution: Path) -> None:
-    result = every_exercise[(solution.stem, "solutions")]
-    assert (result.status, result.total) == ("graded", result.max_points), feedback_markdown(result)
-    assert not result.notes and not result.flags
+    for edition in ("solutions", "solutions/zh"):
+        result = every_exercise[(solution.stem, edition)]
+        assert (result.status, result.total) == ("graded", result.max_points), (edition, feedback_markdown(result))
+        assert not result.notes and not result.flags, edition
+
+
+@pytest.mark.slow
+def test_a_chinese_submission_grades_the_same_with_feedback_in_chinese(
+    fixture_run: dict[str, Any], tmp_path: Path
+) -> None:
+    nb = nbformat.read(SUBMISSIONS / "wrong_answers.ipynb", as_version=4)
+    nb.metadata["lang"] = "zh-CN"  # what a Chinese starter carries
+    nbformat.write(nb, tmp_path / "wrong_answers.ipynb")
+    (result,) = grade_jobs([Job(resolve_exercise("ex01"), tmp_path / "wrong_answers.ipynb")],
+                           Limits(cell_timeout=60, timeout=300, threads=1), workers=1, progress=False)
+    assert str(result.total) == fixture_run["rows"]["wrong_answers"]["total"]
+    english = (fixture_run["out"] / "feedback" / "wrong_answers.md").read_text(encoding="utf-8")
+    chinese = feedback_markdown(result)
+    catalog = json.loads((FIXTURES.parent.parent / "toolkit" / "i18n" / "zh_CN.json").read_text(encoding="utf-8"))
+    wrong = catalog["{what} is not right."].replace("{what}", "").strip("。. ")
+    assert "is not right" in english and wrong in chinese and "is not right" not in chinese, chinese[:800]
 
 
 @pytest.mark.slow
@@ -358,7 +382,9 @@ def test_every_starter_scores_zero(
     if solution.stem == UNMODIFIED_STARTER_OF:
         assert (SUBMISSIONS / "unmodified_starter.ipynb").read_bytes() == (EXERCISES_DIR / solution.name).read_bytes()
         assert fixture_run["rows"]["unmodified_starter"]["total"] == "0"
-        return
-    result = every_exercise[(solution.stem, "exercises")]
-    assert (result.status, result.total) == ("graded", 0), feedback_markdown(result)
-    assert result.max_points > 0 and not result.notes
+    for edition in ("exercises", "exercises/zh"):
+        if (solution.stem, edition) == (UNMODIFIED_STARTER_OF, "exercises"):
+            continue
+        result = every_exercise[(solution.stem, edition)]
+        assert (result.status, result.total) == ("graded", 0), (edition, feedback_markdown(result))
+        assert result.max_points > 0 and not result.notes, edition

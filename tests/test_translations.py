@@ -160,3 +160,22 @@ def test_stamp_needs_a_notebook_in_a_zh_folder(tmp_path: Path) -> None:
     shutil.copy(ROOT / "notebooks" / "02_functional.ipynb", stray)
     with pytest.raises(tr.TranslationError, match="is not in a zh/ folder"):
         tr.english_for(stray, ROOT)
+
+
+@pytest.mark.slow
+def test_under_nbval_each_kernel_speaks_its_notebooks_language(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cell = "from toolkit import i18n\nassert i18n.language() == {!r}, i18n.language()"
+    for name, lang in (("zh.ipynb", "zh-CN"), ("en.ipynb", "en")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell.format(lang))])
+        if lang != "en":
+            nb.metadata["lang"] = lang
+        nbformat.write(nb, tmp_path / name)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "--nbval-current-env", "-p", "course.nbval_lang",
+         "-p", "no:cacheprovider", str(tmp_path / "zh.ipynb"), str(tmp_path / "en.ipynb")],
+        capture_output=True, text=True, cwd=tmp_path, env={**__import__("os").environ, "KERAS_COURSE_LANG": ""},
+    )
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-2000:]
