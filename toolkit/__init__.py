@@ -17,6 +17,7 @@ _PUBLIC = {
     "datasets": "toolkit.data",  # the name the lessons use: toolkit.datasets.load_mnist(...)
     "doctor": "toolkit.doctor",  # the subpackage: toolkit.doctor.doctor() runs the checks
     "seed": "toolkit._keras:seed",
+    "device": "toolkit._keras:device",
     "setup_notebook": "toolkit.notebook_setup:setup_notebook",
     "set_language": "toolkit.i18n:set_language",  # "zh-CN": the checks' messages in Chinese
     "load_mnist": "toolkit.data:load_mnist",
@@ -44,9 +45,9 @@ _PUBLIC = {
 
 __all__ = [  # the same names as _PUBLIC (a test keeps them equal)
     "ActivationExplorer", "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "LayerTuner", "ModelSummary",
-    "TrainingPanel", "calls", "checks", "data", "datasets", "diagram", "doctor", "feature_extractor", "input_at",
-    "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of", "output_shape_at", "record_result",
-    "render_state", "seed", "set_language", "setup_notebook", "summary",
+    "TrainingPanel", "calls", "checks", "data", "datasets", "device", "diagram", "doctor", "feature_extractor",
+    "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of", "output_shape_at",
+    "record_result", "render_state", "seed", "set_language", "setup_notebook", "summary",
 ]
 
 
@@ -68,7 +69,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for mypy and editors: the same names, imported eagerly
     from toolkit import checks, data, doctor
     from toolkit import data as datasets
-    from toolkit._keras import seed
+    from toolkit._keras import device, seed
     from toolkit.callbacks import EpochLogger, record_result
     from toolkit.data import load_cifar10, load_mnist
     from toolkit.i18n import set_language

@@ -67,7 +67,7 @@ if _problem:
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)
 
-__all__ = ["keras", "tf", "seed"]
+__all__ = ["device", "keras", "tf", "seed"]
 
 _threads_configured = False
 
@@ -92,3 +92,17 @@ def seed(n: int = 42, *, threads: int | None = None) -> None:
             ) from err
         _threads_configured = True
     keras.utils.set_random_seed(n)
+
+
+def device() -> str:
+    """Where Keras trains here, for the time budgets the lessons print: ``"GPU (NVIDIA T4)"`` or ``"CPU (2 cores)"``.
+
+    Keras places work on the first GPU by itself when TensorFlow sees one; no lesson code changes.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = details.get("device_name") or gpus[0].name
+        return f"GPU ({name})" if len(gpus) == 1 else f"{len(gpus)} GPUs ({name}, ...)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU ({cores} cores)"
