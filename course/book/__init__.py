@@ -97,6 +97,8 @@ def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
         "exclude_patterns": ["_build", "starters", "**.ipynb_checkpoints"],
         "nb_execution_mode": "off",  # the stored outputs, as committed
         "nb_ipywidgets_js": {},  # no widget scripts from a CDN: the book is offline
+        # no live kernel behind a widget: show its stored static copy (text/html: the tuner's table and diagram)
+        "nb_mime_priority_overrides": [("html", "application/vnd.jupyter.widget-view+json", None)],
         "templates_path": ["_templates"],
         "html_theme": "sphinx_book_theme",
         "html_theme_options": {"article_header_end": ["language-switch.html", "article-header-buttons.html"],
