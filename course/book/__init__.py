@@ -80,6 +80,17 @@ def _heading(path: Path) -> str:
     return path.stem
 
 
+def _check(path: Path) -> None:
+    """Sphinx renders a broken notebook as an empty page: refuse it instead."""
+    import nbformat
+
+    try:
+        nbformat.validate(json.loads(path.read_text(encoding="utf-8")))  # as stored, not upgraded
+    except (OSError, ValueError, nbformat.ValidationError, nbformat.reader.NotJSONError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BookError(f"{path} is not a valid notebook ({first}): restore it from git or re-save it.") from error
+
+
 def pages(edition: Edition) -> list[str]:
     return ["index"] + [f"lessons/{p.stem}" for p in edition.lessons] + ["exercises"]
 
@@ -130,6 +141,7 @@ def stage(edition: Edition, all_editions: list[Edition], source: Path) -> Path:
     for sub in ("lessons", "starters", "_templates"):
         (folder / sub).mkdir(parents=True)
     for path in edition.lessons:
+        _check(path)
         shutil.copy2(path, folder / "lessons" / path.name)
     for path in edition.exercises:
         shutil.copy2(path, folder / "starters" / path.name)
