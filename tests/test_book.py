@@ -23,6 +23,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, as in te
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LESSON = "01_sequential"
+# a toolkit diagram drawn in an output (inline SVG or an image/svg+xml file), not the Colab badge
+DIAGRAM = "article .cell_output svg, article .cell_output img[src*='_images/'][src$='.svg']"
 DIAGRAM_IMG = re.compile(r'<img [^>]*src="[^"]*_images/[0-9a-f]+\.svg"')
 
 
@@ -188,7 +190,7 @@ def test_a_browser_sees_tables_diagrams_and_the_switch_in_both_editions(served: 
                 table = page.locator("article table").first
                 table.scroll_into_view_if_needed()
                 assert table.is_visible() and (table.bounding_box() or {}).get("height", 0) > 20, lang
-                diagram = page.locator("article .cell_output svg, article img[src$='.svg']").first
+                diagram = page.locator(DIAGRAM).first
                 diagram.scroll_into_view_if_needed()
                 box = diagram.bounding_box()
                 assert diagram.is_visible() and box and box["width"] > 20 and box["height"] > 20, lang
