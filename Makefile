@@ -80,8 +80,8 @@ matrix-latest: $(STAMP)
 
 matrix: matrix-colab matrix-latest
 
-# The lessons as a static site (stored outputs, nothing re-executed) in artifacts/book/<lang>/. Offline, set
-# KERAS_COURSE_BOOK_TEMPLATE to a local copy of MyST's book-theme (it is not on npm; MyST downloads it otherwise).
+# The lessons as a static site (Sphinx + MyST-NB + sphinx-book-theme, stored outputs, nothing re-executed) in
+# artifacts/book/<lang>/, offline; artifacts/book/index.html links each edition.
 book: $(STAMP)
 	$(BIN)/python -m course.book
 

@@ -1,26 +1,27 @@
-"""The course as a static book (Jupyter Book 2 / MyST): one site per edition, lessons with their stored outputs.
+"""The course as a static book (Jupyter Book 1 stack: Sphinx + MyST-NB + sphinx-book-theme), offline, stored outputs.
 
 Editions: the English lessons in ``notebooks/*.ipynb``; any other language in ``notebooks/<lang>/*.ipynb``
-(e.g. ``notebooks/zh/``). Each edition is its own MyST project, built into ``artifacts/book/<lang>/``; its top bar
-links to every edition found, so a new language folder appears in the switch without code changes.
+(e.g. ``notebooks/zh/``). Each edition is its own Sphinx project, staged from copies of the notebooks (never
+executed: ``nb_execution_mode = "off"``) and built into ``artifacts/book/<lang>/``; every page's header links to the
+same page in each other edition found, so a new language folder appears in the switch without code changes.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from course.book.switch import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 TITLES = {"en": "Building tf.keras models, one call at a time", "zh": "逐次调用构建 tf.keras 模型"}
 EXERCISES = {"en": "Exercises", "zh": "练习"}
-TEMPLATE_ENV = "KERAS_COURSE_BOOK_TEMPLATE"
-BOOK_URL = os.environ.get("KERAS_COURSE_BOOK_URL", "http://127.0.0.1:8000")
+LESSONS = {"en": "Lessons", "zh": "课程"}
+CODES = {"en": "en", "zh": "zh-CN"}
 
 
 class BookError(RuntimeError):
@@ -36,6 +37,12 @@ class Edition:
     @property
     def label(self) -> str:
         return LANGUAGES.get(self.lang, self.lang)
+
+    @property
+    def code(self) -> str:
+        """The edition's language tag (``zh-CN``): the first lesson's ``metadata.lang``, else the folder's default."""
+        meta = _notebook(self.lessons[0]).get("metadata", {}) if self.lessons else {}
+        return str(meta.get("lang") or CODES.get(self.lang, self.lang))
 
 
 def editions(root: Path = ROOT) -> list[Edition]:
@@ -56,102 +63,142 @@ def _exercises(folder: Path) -> tuple[Path, ...]:
     return _lessons(folder, "ex[0-9][0-9]_*.ipynb")
 
 
-def myst_config(edition: Edition, all_editions: list[Edition], template: str) -> str:
-    """The edition's ``myst.yml`` (JSON is valid YAML): its table of contents and the language switch."""
+def _notebook(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BookError(f"{path} is not a readable notebook ({error}): restore it from git.") from error
+    return data if isinstance(data, dict) else {}
+
+
+def _heading(path: Path) -> str:
+    for cell in _notebook(path).get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def _check(path: Path) -> None:
+    """Sphinx renders a broken notebook as an empty page: refuse it instead."""
+    import nbformat
+
+    try:
+        nbformat.validate(json.loads(path.read_text(encoding="utf-8")))  # as stored, not upgraded
+    except (OSError, ValueError, nbformat.ValidationError, nbformat.reader.NotJSONError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BookError(f"{path} is not a valid notebook ({first}): restore it from git or re-save it.") from error
+
+
+def pages(edition: Edition) -> list[str]:
+    return ["index"] + [f"lessons/{p.stem}" for p in edition.lessons] + ["exercises"]
+
+
+def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
+    """The edition's ``conf.py``: MyST-NB on the stored outputs, the book theme, the language switch."""
+    others = [{"dir": e.lang, "label": e.label, "code": e.code, "pages": pages(e)} for e in all_editions
+              if e.lang != edition.lang]
+    title = TITLES.get(edition.lang, TITLES["en"])
     config = {
-        "version": 1,
-        "project": {
-            "title": TITLES.get(edition.lang, TITLES["en"]),
-            "toc": [{"file": "index.md"}]
-            + [{"file": f"lessons/{p.name}"} for p in edition.lessons]
-            + [{"file": "exercises.md"}],
-        },
-        "site": {
-            "template": template,
-            # MyST accepts only full URLs or page slugs here: the editions are sibling sites under BOOK_URL.
-            "nav": [{"title": e.label, "url": f"{BOOK_URL}/{e.lang}/"} for e in all_editions]
-            if len(all_editions) > 1 else [],
-        },
+        "project": title,
+        "html_title": title,
+        "language": edition.code.replace("-", "_"),
+        "extensions": ["myst_nb", "course.book.switch"],
+        "exclude_patterns": ["_build", "starters", "**.ipynb_checkpoints"],
+        "nb_execution_mode": "off",  # the stored outputs, as committed
+        "nb_ipywidgets_js": {},  # no widget scripts from a CDN: the book is offline
+        # no live kernel behind a widget: show its stored static copy (text/html: the tuner's table and diagram)
+        "nb_mime_priority_overrides": [("html", "application/vnd.jupyter.widget-view+json", None)],
+        "templates_path": ["_templates"],
+        "html_theme": "sphinx_book_theme",
+        "html_theme_options": {"article_header_end": ["language-switch.html", "article-header-buttons.html"],
+                               "home_page_in_toc": True},
+        "book_switch": others,
     }
-    return json.dumps(config, ensure_ascii=False, indent=2) + "\n"
+    return "".join(f"{key} = {value!r}\n" for key, value in config.items())
 
 
 def exercises_page(edition: Edition) -> str:
     """A page linking each exercise starter as a download."""
     lines = [f"# {EXERCISES.get(edition.lang, EXERCISES['en'])}", ""]
-    lines += [f"- {{download}}`{p.stem} <exercises/{p.name}>`" for p in edition.exercises]
+    lines += [f"- {{download}}`{p.name} <starters/{p.name}>`: {_heading(p)}" for p in edition.exercises]
     return "\n".join(lines) + "\n"
 
 
 def index_page(edition: Edition) -> str:
-    lines = [f"# {TITLES.get(edition.lang, TITLES['en'])}", ""]
-    lines += [f"- [{p.stem}](lessons/{p.name})" for p in edition.lessons]
-    lines += ["", f"[{EXERCISES.get(edition.lang, EXERCISES['en'])}](exercises.md)"]
+    lines = [f"# {TITLES.get(edition.lang, TITLES['en'])}", "", "```{toctree}", ":maxdepth: 1",
+             f":caption: {LESSONS.get(edition.lang, LESSONS['en'])}", ""]
+    lines += [f"lessons/{p.stem}" for p in edition.lessons]
+    lines += ["```", "", "```{toctree}", ":maxdepth: 1", "", "exercises", "```"]
     return "\n".join(lines) + "\n"
 
 
-def stage(edition: Edition, all_editions: list[Edition], source: Path, template: str) -> Path:
-    """Write the edition's MyST project under ``source/<lang>/`` (copies: the notebooks are never touched)."""
+def stage(edition: Edition, all_editions: list[Edition], source: Path) -> Path:
+    """Write the edition's Sphinx project under ``source/<lang>/`` (copies: the notebooks are never touched)."""
     folder = source / edition.lang
     shutil.rmtree(folder, ignore_errors=True)
-    (folder / "lessons").mkdir(parents=True)
-    (folder / "exercises").mkdir()
+    for sub in ("lessons", "starters", "_templates"):
+        (folder / sub).mkdir(parents=True)
     for path in edition.lessons:
+        _check(path)
         shutil.copy2(path, folder / "lessons" / path.name)
     for path in edition.exercises:
-        shutil.copy2(path, folder / "exercises" / path.name)
-    (folder / "myst.yml").write_text(myst_config(edition, all_editions, template))
-    (folder / "index.md").write_text(index_page(edition))
-    (folder / "exercises.md").write_text(exercises_page(edition))
+        shutil.copy2(path, folder / "starters" / path.name)
+    (folder / "conf.py").write_text(sphinx_config(edition, all_editions), encoding="utf-8")
+    (folder / "index.md").write_text(index_page(edition), encoding="utf-8")
+    (folder / "exercises.md").write_text(exercises_page(edition), encoding="utf-8")
+    (folder / "_templates" / "language-switch.html").write_text(TEMPLATE, encoding="utf-8")
     return folder
 
 
-def template_source() -> str:
-    """A local book-theme folder from $KERAS_COURSE_BOOK_TEMPLATE, else MyST's name (fetched over the network)."""
-    local = os.environ.get(TEMPLATE_ENV)
-    if local and not (Path(local) / "template.yml").is_file():
-        raise BookError(f"{TEMPLATE_ENV}={local} has no template.yml: point it at an unpacked MyST book-theme folder.")
-    return str(Path(local).resolve()) if local else "book-theme"
+@dataclass(frozen=True)
+class Built:
+    lang: str
+    path: Path
+    warnings: tuple[str, ...]
 
 
-def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT, html: bool = True) -> list[Path]:
-    """Build every edition into ``out/<lang>/`` plus ``out/index.html``; returns the edition folders.
+def _sphinx(folder: Path, label: str) -> tuple[Path, tuple[str, ...]]:
+    from sphinx.cmd.build import build_main
 
-    ``html=False`` stops at MyST's content (``_build/site``: page JSON with the stored outputs), which needs no
-    network; the HTML needs the book theme (downloaded by MyST, or the local copy in $KERAS_COURSE_BOOK_TEMPLATE)."""
-    found, template = editions(root), template_source()
-    source = out.parent / "book-src"
-    jb = Path(sys.executable).with_name("jupyter-book")
-    if not jb.exists():
-        raise BookError("jupyter-book is not installed: pip install -c .ci/constraints-py311.txt -e '.[dev]'.")
+    made, log = folder / "_build" / "html", folder / "_build" / "warnings.txt"
+    code = build_main(["-b", "html", "-E", "-q", "-w", str(log), "-d", str(folder / "_build" / "doctrees"),
+                       str(folder), str(made)])
+    lines = tuple(line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()) if log.exists() \
+        else ()
+    errors = [line for line in lines if "ERROR:" in line or "CRITICAL:" in line or "SEVERE:" in line]
+    if code != 0 or errors or not (made / "index.html").exists():
+        raise BookError(f"Sphinx failed for the {label} edition (exit {code}); fix these in the notebooks:\n"
+                        + "\n".join((errors or list(lines))[-40:]))
+    return made, tuple(line for line in lines if "WARNING:" in line)
+
+
+def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT) -> list[Built]:
+    """Build every edition into ``out/<lang>/`` plus ``out/index.html`` linking each; errors raise BookError."""
+    found = editions(root)
+    if not found[0].lessons:
+        raise BookError(f"no lessons in {root / 'notebooks'}: the book needs notebooks/NN_*.ipynb.")
+    source = out.parent / f"{out.name}-src"
     built = []
     for edition in found:
-        folder = stage(edition, found, source, template)
-        env = {**os.environ, "BASE_URL": f"/{edition.lang}"}
-        result = subprocess.run([str(jb), "build", "--html" if html else "--site"], cwd=folder, env=env,
-                                capture_output=True, text=True)
-        made = folder / "_build" / ("html" if html else "site")
-        # Without network MyST exits non-zero for the Colab badge image it cannot fetch; the content is still made.
-        if (result.returncode != 0 and html) or not (made / ("index.html" if html else "content")).exists():
-            log = (result.stdout + result.stderr)[-3000:]
-            if "templates/site" in log and ("ENOTFOUND" in log or "failed" in log) and html:
-                raise BookError(f"MyST could not download its book theme (no network?): set {TEMPLATE_ENV} to a "
-                                f"local copy of the book-theme template. Its log:\n{log}")
-            raise BookError(f"jupyter-book failed for the {edition.label} edition; its log:\n{log}")
+        made, warnings = _sphinx(stage(edition, found, source), edition.label)
         target = out / edition.lang
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(made, target)
-        built.append(target)
-    links = "".join(f'<li><a href="{e.lang}/">{e.label}</a></li>' for e in found)
+        built.append(Built(edition.lang, target, warnings))
+    links = "".join(f'<li><a href="{e.lang}/index.html" hreflang="{e.code}">{e.label}</a></li>' for e in found)
     (out / "index.html").write_text(f'<!doctype html><meta charset="utf-8"><title>{TITLES["en"]}</title>'
-                                    f"<ul>{links}</ul>\n")
+                                    f"<ul>{links}</ul>\n", encoding="utf-8")
     return built
 
 
 def main() -> int:
     try:
-        for path in build():
-            print(f"built {path}")
+        for edition in build():
+            print(f"built {edition.path} ({len(edition.warnings)} warnings)")
+            for line in edition.warnings:
+                print(f"  {line}")
     except BookError as error:
         print(error, file=sys.stderr)
         return 1
