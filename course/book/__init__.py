@@ -160,7 +160,11 @@ class Built:
 
 
 def _sphinx(folder: Path, label: str) -> tuple[Path, tuple[str, ...]]:
-    from sphinx.cmd.build import build_main
+    try:  # the book is built by instructors and CI: Sphinx comes with the [dev] extra, not with [course]
+        from sphinx.cmd.build import build_main
+    except ImportError:
+        raise BookError("building the book needs Sphinx, MyST-NB and sphinx-book-theme: "
+                        "pip install -e '.[dev]' (or run `make book`, which sets that up)") from None
 
     made, log = folder / "_build" / "html", folder / "_build" / "warnings.txt"
     code = build_main(["-b", "html", "-E", "-q", "-w", str(log), "-d", str(folder / "_build" / "doctrees"),
