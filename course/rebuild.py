@@ -16,6 +16,7 @@ import nbformat
 
 from course.flags import scan
 from course.notebook_format import Exercise, course_meta, trusted_id
+from course.translations import code_without_comments
 from toolkit.i18n import LANGUAGES
 
 _CHECK_CALL = re.compile(r"checks\.check_\w+\(\s*[^,)\n]*")  # helper and first argument
@@ -27,10 +28,6 @@ class Rebuilt:
     notes: tuple[str, ...]  # what happened to the trusted cells, in plain words
     flags: tuple[str, ...]  # suspicious calls, for the instructor
     student_cells: dict[int, str]  # index in the submission (0-based) -> first line of that cell
-
-
-def _norm(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
 def _first_line(source: str) -> str:
@@ -85,7 +82,8 @@ def rebuild(exercise: Exercise, submission: Any) -> Rebuilt:
             pos = trusted[tid]
             seen.setdefault(tid, []).append(j)
             order.append((j, pos))
-            if _norm(cell.source) != _norm(src_cells[pos].source):
+            # comments do not count: the Chinese edition's trusted cells are the same code, commented in Chinese
+            if code_without_comments(cell.source) != code_without_comments(src_cells[pos].source):
                 notes.append(f"{_kind(src_cells[pos])} {tid!r} was edited; the original was used")
             key = (pos, 1)
             continue

@@ -106,6 +106,21 @@ def test_cells_out_of_step_are_named(pair: tuple[Path, Path]) -> None:
     assert "has 3 cells, its English source 4" in problem
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "course" / "solutions" / "zh").glob("ex*.ipynb")))
+def test_a_chinese_notebook_rebuilds_against_the_english_source_with_nothing_to_note(name: str) -> None:
+    from course.notebook_format import load_exercise
+    from course.rebuild import rebuild
+
+    exercise = load_exercise(ROOT / "course" / "solutions" / name)
+    for folder in (ROOT / "course" / "solutions" / "zh", ROOT / "exercises" / "zh"):
+        rebuilt = rebuild(exercise, nbformat.read(folder / name, as_version=4))
+        assert rebuilt.notes == () and rebuilt.notebook.metadata["lang"] == "zh-CN", (folder, rebuilt.notes)
+    edited = nbformat.read(ROOT / "exercises" / "zh" / name, as_version=4)
+    locked = next(c for c in edited.cells if c.get("metadata", {}).get("course", {}).get("locked"))
+    locked.source += "\nx = 1"
+    assert any("was edited" in note for note in rebuild(exercise, edited).notes)
+
+
 def test_the_starters_of_the_chinese_edition_open_themselves_on_colab() -> None:
     for starter in sorted((ROOT / "exercises" / "zh").glob("*.ipynb")):
         badge = nbformat.read(starter, as_version=4).cells[0].source
