@@ -24,6 +24,7 @@ from course.notebook_format import course_meta, find_exercises, resolve_exercise
 from course.rebuild import rebuild
 from course.sandbox import Limits, _read_results, preflight, run_notebook
 from course.starters import EXERCISES_DIR
+from toolkit import i18n
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions" / "ex01"
@@ -369,7 +370,7 @@ def test_a_chinese_submission_grades_the_same_with_feedback_in_chinese(
     assert str(result.total) == fixture_run["rows"]["wrong_answers"]["total"]
     english = (fixture_run["out"] / "feedback" / "wrong_answers.md").read_text(encoding="utf-8")
     chinese = feedback_markdown(result)
-    catalog = json.loads((FIXTURES.parent.parent / "toolkit" / "i18n" / "zh_CN.json").read_text(encoding="utf-8"))
+    catalog = i18n.catalog("zh-CN")
     wrong = catalog["{what} is not right."].replace("{what}", "").strip("。. ")
     assert "is not right" in english and wrong in chinese and "is not right" not in chinese, chinese[:800]
 

@@ -179,6 +179,7 @@ def test_stamp_needs_a_notebook_in_a_zh_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_under_nbval_each_kernel_speaks_its_notebooks_language(tmp_path: Path) -> None:
+    import os
     import subprocess
     import sys
 
@@ -191,6 +192,6 @@ def test_under_nbval_each_kernel_speaks_its_notebooks_language(tmp_path: Path) -
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "--nbval-current-env", "-p", "course.nbval_lang",
          "-p", "no:cacheprovider", str(tmp_path / "zh.ipynb"), str(tmp_path / "en.ipynb")],
-        capture_output=True, text=True, cwd=tmp_path, env={**__import__("os").environ, "KERAS_COURSE_LANG": ""},
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "KERAS_COURSE_LANG": ""},
     )
     assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-2000:]
