@@ -14,7 +14,18 @@ import nbformat
 from course.notebook_format import SOLUTIONS_DIR, Exercise, course_meta, find_exercises, load_exercise, stub_solutions
 from course.notebook_setup import retarget_badge
 
-EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+
+def default_exercises_dir(package_dir: Path | None = None, cwd: Path | None = None) -> Path:
+    """Where ``course starters`` writes by default: the checkout's ``exercises/`` when ``course`` runs from a clone
+    (a ``pyproject.toml`` beside the package), else ``./exercises`` - never the installed package's own folder
+    (``site-packages/exercises`` after a wheel install)."""
+    package_dir = package_dir or Path(__file__).resolve().parent
+    if (package_dir.parent / "pyproject.toml").is_file():
+        return package_dir.parent / "exercises"
+    return (cwd or Path.cwd()) / "exercises"
+
+
+EXERCISES_DIR = default_exercises_dir()
 
 
 def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:

@@ -192,3 +192,17 @@ def test_course_hash_prints_a_digest_that_check_hashed_accepts(capsys: pytest.Ca
     check_hashed("ex99_q1", [None, 10], digest)
     assert main(["hash", "ex99_q1", "not a literal"]) == 2
     assert "must be a Python literal" in capsys.readouterr().err
+
+
+def test_starters_default_to_the_checkout_or_the_working_folder_never_site_packages(tmp_path: Path) -> None:
+    from course.starters import default_exercises_dir
+
+    checkout = tmp_path / "clone"
+    (checkout / "course").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'keras-course'\n")
+    assert default_exercises_dir(checkout / "course", cwd=tmp_path) == checkout / "exercises"
+    installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "course"
+    installed.mkdir(parents=True)
+    work = tmp_path / "my-class"
+    assert default_exercises_dir(installed, cwd=work) == work / "exercises"
+    assert default_exercises_dir() == Path(__file__).resolve().parents[1] / "exercises"  # this checkout
