@@ -60,6 +60,7 @@ def _grade(args: argparse.Namespace) -> int:
         keep_work=args.keep_work,
         sandbox=not args.unsafe_no_sandbox,
         memory_mb=args.memory_mb,
+        max_processes=args.max_processes,
     )
     out = Path(args.out) if args.out else Path("grades") / exercise.name
     roster = read_roster(Path(args.roster)) if args.roster else None
@@ -144,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786 (see GUIDE.md)")
     p.add_argument("--roster", help="CSV mapping each file stem (column 'student') to LMS ids, see GUIDE.md")
     p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
+    p.add_argument(
+        "--max-processes", type=int, default=512,
+        help="processes and threads one kernel may run at once (default 512; a TensorFlow kernel uses about 30)",
+    )
     p.add_argument(
         "--unsafe-no-sandbox",
         action="store_true",

@@ -20,6 +20,8 @@ STATUSES = {
     "code, or running out of memory); checks that passed before that keep their points.",
     "out of memory": "Your notebook asked for more memory than a notebook may use; that cell was stopped, and "
     "checks that passed keep their points.",
+    "sandbox violation": "Your notebook tried to start more processes or threads than a notebook may; the "
+    "sandbox refused them. Checks that passed before that keep their points.",
     "empty": "Your notebook has no code cells, so there was nothing to grade.",
     "invalid": "Your file could not be read as a Jupyter notebook.",
     "grader error": "The grader could not run your notebook. This is not your fault: tell your instructor.",

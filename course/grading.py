@@ -100,8 +100,11 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         if r["timeout"] and r.get("student_cell") is None and not r.get("check") and r.get("index") is not None
         and r["index"] < min(students, default=10**9)
     ]  # fmt: skip
+    refused = run.processes_refused or any((r.get("error") or {}).get("ename") == "BlockingIOError" for r in cells)
     if slow_setup:  # the exercise's own first cells ran out of time before any student code: the machine, not them
         status = "grader error"
+    elif refused:  # a fork bomb or a thread storm ran into the sandbox's process limit (course/pids.py)
+        status = "sandbox violation"
     elif run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
         status = "timeout"
     elif any((r.get("error") or {}).get("ename") == "MemoryError" for r in cells):
@@ -132,6 +135,12 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             message = HIDDEN_FAILED  # its error text may quote the expected value or the check's code
         checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
     problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
+    if refused:
+        problems.insert(
+            0,
+            f"Your notebook tried to run more than {limits.max_processes} processes or threads at once; the "
+            f"sandbox refused {run.processes_refused or 'some'} of them. Checks that passed before keep their points."
+        )
     if run.timed_out:
         problems.append(f"The whole notebook ran for more than {limits.timeout:g} seconds and was stopped.")
     if slow_setup:
@@ -142,6 +151,8 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     elif status == "grader error":
         problems.append("The grader's run ended without results. Log tail: " + run.log_tail[-600:].strip())
     flags = list(rebuilt.flags)
+    if run.processes_killed:
+        flags.append(f"{run.processes_killed} processes outlived the kernel and were killed")
     if run.rejected_lines:
         flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
     if forged:

@@ -3,7 +3,8 @@
 The sandbox copies this file next to a private copy of ``toolkit`` and names it in the kernelspec, so it runs as a
 script (its folder, holding only ``toolkit``, is first on ``sys.path``) and imports nothing from ``course``.
 
-Usage: python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--preload MODULE[,MODULE...]]
+Usage: python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--nproc N]
+       [--preload MODULE[,MODULE...]]
        -f CONNECTION_FILE
 """
 
@@ -51,8 +52,11 @@ def _drop_privileges(uid: int, gid: int, args: list[str]) -> None:
         raise SystemExit("could not drop root privileges; refusing to run student code as root")
 
 
-def _limit(memory_mb: str | None, cpu_s: str | None) -> None:
-    """Hard limits, so student code cannot raise them: address space (MemoryError past it) and CPU seconds."""
+def _limit(memory_mb: str | None, cpu_s: str | None, nproc: str | None = None) -> None:
+    """Hard limits, so student code cannot raise them: address space (MemoryError past it), CPU seconds, and
+    (without a cgroup, course/pids.py) the tasks the user may run."""
+    if nproc:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
     if memory_mb:
         size = int(memory_mb) * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
@@ -65,7 +69,7 @@ def main() -> None:
     args = sys.argv[1:]
     drop = _take(args, "--drop")
     preload = _take(args, "--preload")
-    _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"))
+    _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"), _take(args, "--nproc"))
     if drop:
         uid, gid = (int(x) for x in drop.split(":"))
         _drop_privileges(uid, gid, args)

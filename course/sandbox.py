@@ -31,7 +31,7 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, nbval_plugin
+from course import bwrap, nbval_plugin, pids
 
 HERE = Path(__file__).resolve().parent
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
@@ -51,10 +51,16 @@ class Limits:
     keep_work: bool = False
     sandbox: bool = True  # bubblewrap around every kernel; False only with --unsafe-no-sandbox
     memory_mb: int = 6144  # address-space limit of the kernel (TensorFlow alone reserves about 2.5 GB)
+    max_processes: int = 512  # processes and threads of one kernel at once (a TensorFlow kernel uses about 30)
 
     def __post_init__(self) -> None:
         if not isinstance(self.memory_mb, int) or self.memory_mb < 1024:
             raise ValueError(f"memory_mb must be at least 1024 (got {self.memory_mb!r}), e.g. --memory-mb 6144")
+        if not isinstance(self.max_processes, int) or self.max_processes < 128:
+            raise ValueError(
+                f"max_processes must be at least 128 (got {self.max_processes!r}): TensorFlow alone starts dozens of "
+                "threads; e.g. --max-processes 512"
+            )
         for name in ("cell_timeout", "timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
@@ -76,6 +82,10 @@ class RunOutcome:
     log_tail: str = ""
     work_dir: Path | None = None
     collected: Any = None
+    process_limit: str = "none"  # "cgroup pids.max=N", "RLIMIT_NPROC=N" or "none"
+    processes_refused: int = 0  # forks or threads the process limit refused (cgroup only)
+    processes_peak: int | None = None
+    processes_killed: int = 0  # processes still alive when the run ended, killed by the grader
 
     @property
     def finished(self) -> bool:
@@ -128,7 +138,20 @@ def _toolkit_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]:
+def _user_tasks(uid: int) -> int:
+    """Tasks (processes and threads) that ``uid`` runs now: RLIMIT_NPROC counts them all, per user."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+    return count
+
+
+def _prepare(
+    root: Path, nb: Any, limits: Limits, group: pids.PidsGroup | None = None
+) -> tuple[Path, dict[str, str], str]:
     """Lay out the private folder; return the notebook path and the environment for pytest and the kernel."""
     (root / "plugin").mkdir()
     shutil.copyfile(nbval_plugin.__file__, root / "plugin" / "_course_nbval_plugin.py")
@@ -155,6 +178,16 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
     if limits.sandbox:
         prefix += bwrap.command(root, work, runtime, [lib, *data, *([cache] if cache.exists() else [])])
     argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.timeout * 2) + 60)]
+    if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
+        argv = [*group.join_prefix(), *argv]
+        process_limit = f"cgroup pids.max={group.max_tasks}"
+    elif os.geteuid() != 0 or limits.user:  # RLIMIT_NPROC counts every task of the user, and never binds root
+        uid = _user_ids(limits.user)[0] if limits.user else os.geteuid()
+        nproc = _user_tasks(uid) + limits.max_processes
+        argv += ["--nproc", str(nproc)]
+        process_limit = f"RLIMIT_NPROC={nproc}"
+    else:
+        process_limit = "none"
     if limits.preload:
         argv += ["--preload", limits.preload]
     spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
@@ -200,7 +233,7 @@ def _prepare(root: Path, nb: Any, limits: Limits) -> tuple[Path, dict[str, str]]
         TF_NUM_INTEROP_THREADS=threads,
         OMP_NUM_THREADS=threads,
     )
-    return path, env
+    return path, env, process_limit
 
 
 def _kill_kernel(records: list[dict[str, Any]], root: Path) -> None:
@@ -253,8 +286,9 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
     """
     root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     outcome = RunOutcome()
+    group = pids.PidsGroup.create(limits.max_processes)
     try:
-        path, env = _prepare(root, nb, limits)
+        path, env, outcome.process_limit = _prepare(root, nb, limits, group)
         secret = secrets.token_hex(32)
         results = root / "results.jsonl"
         results.touch(mode=0o600)
@@ -285,12 +319,18 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         outcome.wall_s = time.monotonic() - start
         outcome.records, outcome.rejected_lines = _read_results(results, secret)
         _kill_kernel(outcome.records, root)
+        if group is not None:
+            outcome.processes_refused, outcome.processes_peak = group.refused(), group.peak()
+            outcome.processes_killed = group.close()
+            group = None
         ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
         outcome.kernel_ready_s = ready[0] if ready else None
         outcome.log_tail = _tail(root / "log.txt")
         if collect is not None:
             outcome.collected = collect(root / "work")
     finally:
+        if group is not None:
+            group.close()
         if limits.keep_work:
             outcome.work_dir = root
         else:

@@ -241,3 +241,26 @@ def test_a_cell_stopped_by_the_memory_limit_is_an_out_of_memory_row() -> None:
     assert result.status == "out of memory"
     assert "more memory than the 2048 MB" in result.problems[0]
     assert "more memory than a notebook may use" in feedback_markdown(result)
+
+
+def test_a_run_that_hit_the_process_limit_is_a_sandbox_violation_row() -> None:
+    from course.grading import Job, score
+    from course.notebook_format import resolve_exercise
+    from course.rebuild import rebuild
+    from course.sandbox import Limits, RunOutcome
+
+    exercise = resolve_exercise("ex01")
+    rebuilt = rebuild(exercise, read_submission(SUBMISSIONS / "correct.ipynb"))
+    cell = {"kind": "cell", "when": "call", "check": None, "died": False, "token": False, "timeout": False}
+    error = {"ename": "BlockingIOError", "evalue": ""}
+    storm = {**cell, "index": 3, "student_cell": 3, "passed": False, "error": error}
+    for run in (
+        RunOutcome(records=[storm, {"kind": "finished"}], kernel_ready_s=1.0),  # RLIMIT_NPROC: the cell's error
+        RunOutcome(records=[{**storm, "error": None}, {"kind": "finished"}], kernel_ready_s=1.0, processes_refused=7),
+    ):
+        result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(max_processes=256))
+        assert result.status == "sandbox violation"
+        assert "more than 256 processes or threads" in result.problems[0]
+        assert "more processes or threads than a notebook may" in feedback_markdown(result)
+    with pytest.raises(ValueError, match="max_processes must be at least 128"):
+        Limits(max_processes=10)

@@ -119,6 +119,50 @@ def test_no_process_outlives_its_sandbox(probes: dict[str, dict[str, Any]]) -> N
     assert not _processes_with(MARK)
 
 
+FORK_STORM = """import os, time
+children = []
+try:
+    for _ in range(3000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(20)
+            os._exit(0)
+        children.append(pid)
+finally:
+    print(len(children), "children")
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.slow
+def test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind() -> None:
+    cells = [FORK_STORM, "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)"]
+    outcome = run_notebook(_tiny(*cells), Limits(preload=None, cell_timeout=60, timeout=120, max_processes=128))
+    storm, after = (r for r in outcome.cells() if r["when"] == "call")
+    assert outcome.process_limit != "none", "no process limit on this machine"
+    assert (storm["error"] or {}).get("ename") == "BlockingIOError", (storm, outcome.log_tail[-2000:])
+    assert after["passed"], after  # the limit is on tasks at once: once the storm is gone, a fork works again
+    if outcome.process_limit.startswith("cgroup"):
+        assert outcome.processes_refused > 0 and outcome.processes_peak is not None
+        assert outcome.processes_peak <= 128
+    assert not _processes_with("course-grade-")  # every process of the run is gone
+
+
+def test_without_a_cgroup_the_kernel_gets_an_nproc_rlimit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from course import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 4242)  # a grader that is not root: no cgroup of its own
+    (tmp_path / "r").mkdir()
+    _, _, limit = sandbox._prepare(tmp_path / "r", _tiny("1"), Limits(max_processes=200, sandbox=False))
+    argv = json.loads((tmp_path / "r" / "jupyter" / "kernels" / "course-grader" / "kernel.json").read_text())["argv"]
+    nproc = argv[argv.index("--nproc") + 1]
+    assert (limit, int(nproc)) == (f"RLIMIT_NPROC={nproc}", 200)  # user 4242 runs nothing yet: 0 + 200
+
+
 def _answered(extra: str) -> Any:
     sys.path.insert(0, str(FIXTURES))
     try:
@@ -233,7 +277,8 @@ def test_the_sandbox_works_for_a_grader_that_is_not_root() -> None:
         )
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     env.update({k: os.environ[k] for k in ("KERAS_COURSE_DATA",) if k in os.environ})
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_the_sandbox_stops_it"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_the_sandbox_stops_it",
+           f"{__file__}::test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind"]  # fmt: skip
     result = subprocess.run(
         ["runuser", "-u", "nobody", "--", *cmd], env=env, cwd="/tmp", capture_output=True, text=True
     )
