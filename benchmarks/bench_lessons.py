@@ -49,10 +49,9 @@ def seed_robustness(n_seeds: int, only: str | None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from lesson_recipes import RECIPES, threshold  # imports Keras: only when asked
 
-    from toolkit._keras import keras, tf
+    from toolkit._keras import device, keras
 
-    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
-    print(f"device: {device}")
+    print(f"device: {device()}")
     print(f"{'assert':<18} {'seed':>4} {'fit s':>7} {'load':>5} {'acc':>7} {'thresh':>6} {'margin':>7}")
     failed = 0
     for name, (recipe, notebook, variable) in RECIPES.items():
@@ -77,10 +76,9 @@ def ablation(n_seeds: int, only: str | None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from lesson_recipes import ABLATION, lesson6_fast_resnet  # imports Keras: only when asked
 
-    from toolkit._keras import keras, tf
+    from toolkit._keras import device, keras
 
-    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
-    print(f"lesson 6 ablation on {device}, seeds 0..{n_seeds - 1}")
+    print(f"lesson 6 ablation on {device()}, seeds 0..{n_seeds - 1}")
     print(f"{'variant':<36} {'seed':>4} {'fit s':>7} {'load':>5} {'test acc':>8} {'+ flip TTA':>10}")
     for label, overrides in ABLATION.items():
         if only and only not in label:
