@@ -7,6 +7,11 @@ Target (issue 4): all six lessons together in at most 15 minutes on 2 cores.
 With --seeds N it also retrains the recipes behind the accuracy asserts (benchmarks/lesson_recipes.py) with
 seeds 0..N-1 and prints, per assert, the fit wall time, the accuracy, the threshold, the margin and the minimum
 over the seeds, with the device and the load average beside the times. --only NAME picks recipes by substring.
+
+With --notebook-seeds N it executes every lesson and solution that asserts an accuracy, whole, N times with its
+seeds moved by 0..N-1 (benchmarks/notebook_seeds.py), and prints every threshold's value per run, its minimum over
+the runs and the margin: the check that each assert holds whatever the seed, in whichever venv runs this script.
+--only NAME picks notebooks by substring (e.g. --only 0 for the lessons, --only ex for the exercises).
 """
 
 from __future__ import annotations
@@ -71,6 +76,56 @@ def seed_robustness(n_seeds: int, only: str | None) -> int:
     return int(failed)
 
 
+def notebook_seeds(n_seeds: int, only: str | None) -> int:
+    """Execute each notebook with seed offsets 0..n_seeds-1; return 1 when any value misses its threshold."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import platform
+
+    from asserts import ROOT, course_thresholds
+    from notebook_seeds import key, run
+
+    from toolkit._keras import device, keras
+
+    by_notebook: dict[str, list] = defaultdict(list)
+    for t in course_thresholds():
+        by_notebook[t.notebook].append(t)
+    folders = [ROOT / "notebooks", ROOT / "course" / "solutions"]
+    paths = {p.stem: p for folder in folders for p in folder.glob("*.ipynb")}
+    names = [n for n in sorted(by_notebook) if not only or only in n]
+    if not names:
+        print(f"no notebook with an accuracy threshold matches --only {only!r}; "
+              f"they are: {', '.join(sorted(by_notebook))}")
+        return 1
+    print(f"device: {device()}; Python {platform.python_version()}, Keras {keras.__version__}; {sys.executable}")
+    print(f"{'notebook':<20} {'threshold':<36} {'seed+':>5} {'run s':>6} {'load':>5} {'value':>7} {'thresh':>6} "
+          f"{'margin':>7}")
+    failed = 0
+    for name in names:
+        values: dict[str, list[float]] = defaultdict(list)
+        for offset in range(n_seeds):
+            seconds, found = run(paths[name], offset)
+            for t in by_notebook[name]:
+                value = found.get(key(t))
+                if not isinstance(value, float):
+                    print(f"{name:<20} {key(t):<36} {offset:>5} {seconds:>6.0f} {load():>5}  no value: {value}")
+                    values[key(t)].append(float("nan"))
+                    failed = 1
+                    continue
+                values[key(t)].append(value)
+                print(f"{name:<20} {key(t):<36} {offset:>5} {seconds:>6.0f} {load():>5} {value:>7.4f} "
+                      f"{t.at_least:>6.3f} {value - t.at_least:>+7.4f}", flush=True)
+            times = {k: v for k, v in found.get("recorded", {}).items() if k.endswith("_s")}
+            if times:
+                print(f"{'':<20} recorded times: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(times.items())))
+        for t in by_notebook[name]:
+            worst = min(values[key(t)])
+            ok = worst >= t.at_least  # (False for nan)
+            failed |= not ok
+            print(f"{name:<20} {key(t):<36} min over {n_seeds} runs {worst:.4f}, "
+                  f"margin {100 * (worst - t.at_least):+.2f} points{'' if ok else '  FAILS'}", flush=True)
+    return int(failed)
+
+
 def ablation(n_seeds: int, only: str | None) -> int:
     """Lesson 6's table: the recipe, then one trick off at a time (fit wall time, accuracy, with flip TTA)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -94,11 +149,17 @@ def ablation(n_seeds: int, only: str | None) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=0, help="retrain the assert recipes with this many seeds")
-    parser.add_argument("--only", help="only the recipes whose name contains this text")
+    parser.add_argument("--notebook-seeds", type=int, default=0, metavar="N",
+                        help="execute every notebook with an accuracy threshold N times, seeds moved by 0..N-1")
+    parser.add_argument("--only", help="only the recipes (with --notebook-seeds: notebooks) whose name has this")
     parser.add_argument("--ablation", action="store_true", help="lesson 6's ablation table (about 20 min on 2 cores)")
     args = parser.parse_args()
     if args.seeds < 0:
         parser.error(f"--seeds must be 0 or more (got {args.seeds}); e.g. --seeds 2.")
+    if args.notebook_seeds < 0:
+        parser.error(f"--notebook-seeds must be 0 or more (got {args.notebook_seeds}); e.g. --notebook-seeds 5.")
+    if args.notebook_seeds:
+        return notebook_seeds(args.notebook_seeds, args.only)
     if args.ablation:
         return ablation(max(args.seeds, 1), args.only)
     if args.seeds:

@@ -11,7 +11,15 @@ cell that ran in the kernel only gives the student their instant feedback.
 The trusted process is a persistent worker (``python -m course.trusted --serve``, one per grading thread, replaced
 when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked cells once, then reads
 one request line ``{"solution": ..., "export": ...}`` and answers one JSON line {check id: [passed, message]}.
-Where an exercise measures accuracy, its test images are swapped for ones the notebook never loads (``HELD_OUT``).
+Where an exercise measures accuracy, the locked cells run with a data loader whose test split is drawn, from a
+secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
+
+Every exercise in ``VERIFIED`` is verified this way except the checks in ``KERNEL_TRUSTED``, each with the reason:
+they examine student code (a custom layer class, a subclassed model) or an object's identity inside the student's
+process, which no exported file carries. Their points still come from the in-kernel check. ``PRELUDE`` holds
+instructor code the trusted process runs before a check cell to rebuild, from the exported models, a value the
+student would otherwise report (ex03's evaluation scores) or an object whose identity export loses (ex04's shared
+layers).
 """
 
 from __future__ import annotations
@@ -35,8 +43,43 @@ import nbformat
 
 from course.notebook_format import Exercise, course_meta, load_exercise
 
-# Exercises whose objects are all built-in Keras layers or plain values, so they load in safe mode.
-VERIFIED = {"ex01_sequential"}
+# The course's exercises: their checks are verified here (an instructor's own new exercise is not, until listed).
+VERIFIED = {"ex01_sequential", "ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing",
+            "ex06_resnet_cifar10"}  # fmt: skip
+# Checks whose points still come from the student's kernel, per exercise, with why they cannot be checked outside.
+_SUBCLASS = "it runs the student's own Python class (a subclassed model or layer), which the trusted process never runs"
+KERNEL_TRUSTED: dict[str, dict[str, str]] = {
+    "ex02_functional": {"q4_custom_layer": _SUBCLASS, "q4_saving": _SUBCLASS},
+    "ex04_shared_layers": {
+        "q2_nodes": "it compares a tensor's identity ('is') inside the student's process, which no file carries",
+    },
+    "ex05_subclassing": {
+        check: _SUBCLASS for check in ("q1_mlp", "q1_mlp_options", "q3_custom_layer", "q4_add_loss", "q5_train")
+    },
+}
+_EX03_SCORES = """test_targets = {"digit": y_test, "large": (y_test >= 5).astype("float32")}
+scores = tuned.evaluate(test_inputs, test_targets, verbose=0, return_dict=True)
+"""
+_EX04_CONV = "conv = next(layer for layer in two_sizes.layers if isinstance(layer, keras.layers.Conv2D))\n"
+# Instructor code run before a check cell in the trusted process (its names are exported like the check's own).
+PRELUDE: dict[tuple[str, str], str] = {
+    ("ex03_multi_io", "q5_metrics"): _EX03_SCORES,  # measured here, on held-out digits, not reported by the student
+    ("ex03_multi_io", "q5_scores"): _EX03_SCORES,
+    ("ex04_shared_layers", "q1_siamese"): 'encoder = siamese.get_layer("encoder")\n',  # the one inside, shared
+    ("ex04_shared_layers", "q4_two_sizes"): _EX04_CONV,
+    ("ex04_shared_layers", "q4_two_sizes_outputs"): _EX04_CONV,
+}
+
+
+def verified_checks(exercise: Exercise) -> list[str]:
+    """The ids of ``exercise``'s checks whose points come from the trusted process (VERIFIED exercises' checks, all
+    but KERNEL_TRUSTED's); none for an exercise outside VERIFIED."""
+    if exercise.name not in VERIFIED:
+        return []
+    kept = KERNEL_TRUSTED.get(exercise.name, {})
+    return [c.id for c in exercise.checks if c.id not in kept]
+
+
 PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # replaced by course.sandbox with the work folder
 MAX_EXPORT = 50 * 2**20
 
@@ -84,7 +127,8 @@ def student_names(exercise: Exercise, check_source: str) -> list[str]:
 
 
 def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
-    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=student_names(exercise, check_source))
+    names = student_names(exercise, PRELUDE.get((exercise.name, check_id), "") + check_source)
+    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names)
     return nbformat.v4.new_code_cell(source, metadata={"grader": {"export": check_id}})
 
 
@@ -116,7 +160,7 @@ def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, 
         try:
             _copy_regular_files(work / "export", Path(tmp))
         except ValueError as err:
-            return {c.id: (False, str(err)) for c in exercise.checks}
+            return {c: (False, str(err)) for c in verified_checks(exercise)}
         return POOL.verify_folder(exercise, Path(tmp), timeout)
 
 
@@ -222,7 +266,7 @@ def _load(folder: Path) -> dict[str, Any]:
             continue
         try:
             if path.suffix == ".keras":
-                values[path.stem] = keras.models.load_model(path, safe_mode=True, compile=False)
+                values[path.stem] = _load_model(keras, path)
             elif path.suffix == ".npy":
                 values[path.stem] = np.load(path, allow_pickle=False)
             elif path.suffix == ".json":
@@ -232,42 +276,68 @@ def _load(folder: Path) -> dict[str, Any]:
     return values
 
 
-def _mnist_held_out(context: dict[str, Any], rng: Any) -> None:
-    """Replace the notebook's 500 MNIST test images by as many others from the real test split, chosen by ``rng``."""
+def _load_model(keras: Any, path: Path) -> Any:
+    """A built-in-layer model, with its compile settings (loss, metrics, optimizer) when those are built-in too."""
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=True)
+    except Exception:  # noqa: BLE001  (e.g. a custom loss: the architecture can still be checked)
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def held_out_loaders(rng: Any) -> dict[str, Any]:
+    """``load_mnist``/``load_cifar10`` look-alikes whose test split holds as many real test images as the notebook's
+    own call returns, drawn by ``rng`` among the others (the training split is the notebook's)."""
     from toolkit import datasets
 
-    (_, _), (x_full, y_full) = datasets.load_mnist()
-    seen = {image.tobytes() for image in context["x_test"]}
-    unseen = [i for i, image in enumerate(x_full) if image.tobytes() not in seen]
-    rows = rng.choice(unseen, size=len(context["x_test"]), replace=False)
-    context["x_test"], context["y_test"] = x_full[rows], y_full[rows]
+    def wrap(original: Any) -> Any:
+        def load(limit: Any = None, seed: int = 0) -> Any:
+            (x_train, y_train), (x_test, y_test) = original(limit=limit, seed=seed)
+            if limit is None:  # the notebook sees the whole test split: nothing is held out
+                return (x_train, y_train), (x_test, y_test)
+            (_, _), (x_full, y_full) = original()
+            seen = {image.tobytes() for image in x_test}
+            unseen = [i for i, image in enumerate(x_full) if image.tobytes() not in seen]
+            rows = rng.choice(unseen, size=len(x_test), replace=False)
+            return (x_train, y_train), (x_full[rows], y_full[rows])
 
+        return load
 
-# Per exercise: what the trusted process swaps into the instructor's context so checks measure on unseen data.
-HELD_OUT = {"ex01_sequential": _mnist_held_out}
+    return {name: wrap(getattr(datasets, name)) for name in ("load_mnist", "load_cifar10")}
 
 
 def instructor_context(exercise: Exercise, seed: int | None = None) -> dict[str, Any]:
-    """The exercise's locked cells run (imports, data), then its held-out data swapped in, chosen by ``seed``.
+    """The exercise's locked cells run (imports, data) with held-out test images chosen by ``seed``.
 
     ``seed`` None draws a secret one: the student cannot know which test images the accuracy is measured on.
     """
     import numpy as np
 
+    from toolkit import datasets
+
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     context: dict[str, Any] = {"__name__": "__trusted__"}
-    for cell in exercise.notebook.cells:
-        if cell.cell_type == "code" and course_meta(cell).get("locked"):
-            exec(_python(cell.source), context)  # noqa: S102  (the instructor's own locked cells)
-    if exercise.name in HELD_OUT:
-        HELD_OUT[exercise.name](context, np.random.default_rng(secrets.randbits(64) if seed is None else seed))
+    originals = {name: getattr(datasets, name) for name in ("load_mnist", "load_cifar10")}
+    try:
+        for name, loader in held_out_loaders(rng).items():
+            setattr(datasets, name, loader)
+        for cell in exercise.notebook.cells:
+            if cell.cell_type == "code" and course_meta(cell).get("locked"):
+                exec(_python(cell.source), context)  # noqa: S102  (the instructor's own locked cells)
+    finally:
+        for name, loader in originals.items():
+            setattr(datasets, name, loader)
     return context
 
 
 def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
+    verified = verified_checks(exercise)
     for check in exercise.checks:
+        if check.id not in verified:
+            continue
         namespace = {**context, **_load(export_dir / check.id)}
         try:
+            exec(PRELUDE.get((exercise.name, check.id), ""), namespace)  # noqa: S102  (the instructor's code)
             exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)
         except Exception as err:  # noqa: BLE001  (any failure of a check on the student's data is a failed check)
             message = str(err) if type(err).__name__ in ("CheckFailure", "AssertionError") else ""

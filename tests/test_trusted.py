@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from course.grading import Job, grade_jobs
 from course.notebook_format import resolve_exercise
 from course.sandbox import Limits
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions" / "ex01"
 
@@ -42,6 +44,36 @@ def perfect(self, x, *args, **kwargs):
 keras.Model.predict = perfect"""
 
 
+# The same forgery for any exercise: toolkit.checks faked, and every object the checks read made a stand-in that
+# answers every attribute, call, index and comparison with itself (so the instructor's check cells run through).
+FAKE_EVERYTHING = FAKE_IMPORT.split("\nmlp =")[0] + """
+class Anything:
+    def __getattr__(self, name): return self
+    def __call__(self, *args, **kwargs): return self
+    def __getitem__(self, key): return self
+    def __iter__(self): return iter(())
+    def __ge__(self, other): return self
+    __le__ = __gt__ = __lt__ = __eq__ = __ge__
+    def __hash__(self): return 0
+    def __bool__(self): return True
+    def __float__(self): return 0.0
+for name in {names!r}:
+    globals()[name] = Anything()"""
+
+FORGED_EXERCISES = ["ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing", "ex06_resnet_cifar10"]
+
+
+def _forged_starter(name: str) -> Any:
+    """The exercise's starter with FAKE_EVERYTHING right after its setup cell."""
+    exercise = resolve_exercise(name)
+    names = sorted({n for c in exercise.checks for n in trusted.student_names(exercise, c.source)})
+    starter = nbformat.read(str(ROOT / "exercises" / f"{name}.ipynb"), as_version=4)
+    locks = [c.get("metadata", {}).get("course", {}).get("locked") for c in starter.cells]
+    setup = locks.index("setup")
+    starter.cells.insert(setup + 1, nbformat.v4.new_code_cell(FAKE_EVERYTHING.format(names=names), id="forge"))
+    return starter
+
+
 def _make() -> dict[str, Any]:
     sys.path.insert(0, str(FIXTURES))
     try:
@@ -54,7 +86,8 @@ def _make() -> dict[str, Any]:
         {"answer3": 'mlp.compile(optimizer="adam", loss="sparse_categorical_crossentropy")'}
     )
     untrained.cells.insert(4, nbformat.v4.new_code_cell(PATCH_PREDICT, id="forge"))
-    return {"fake_import_starter": starter, "patched_predict_untrained": untrained}
+    forged = {f"forged_{name}": _forged_starter(name) for name in FORGED_EXERCISES}
+    return {"fake_import_starter": starter, "patched_predict_untrained": untrained, **forged}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +96,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionRes
     for name, nb in _make().items():
         nbformat.write(nb, str(folder / f"{name}.ipynb"))
     (folder / "correct.ipynb").write_bytes((SUBMISSIONS / "correct.ipynb").read_bytes())
-    exercise = resolve_exercise("ex01")
-    jobs = [Job(exercise, p) for p in sorted(folder.glob("*.ipynb"))]
+    jobs = [Job(resolve_exercise(p.stem.removeprefix("forged_") if p.stem.startswith("forged_") else "ex01"), p)
+            for p in sorted(folder.glob("*.ipynb"))]  # fmt: skip
     done = grade_jobs(jobs, Limits(cell_timeout=60, timeout=300), workers=2, progress=False)
     return {r.student: r for r in done}
 
@@ -88,6 +121,31 @@ def test_patched_predict_earns_nothing_for_training_it_did_not_do(results: dict[
     points = {c.id: c.points for c in r.checks}
     assert points == {"q1_build": 3, "q1_params": 1, "q2_predict": 2, "q3_train": 0, "q4_add_pop": 2}, r
     assert any("q3_train" in f and "verification outside" in f for f in r.flags), r.flags
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FORGED_EXERCISES)
+def test_a_forged_starter_of_every_exercise_gets_no_verified_point(
+    results: dict[str, SubmissionResult], name: str
+) -> None:
+    r = results[f"forged_{name}"]
+    kernel_trusted = trusted.KERNEL_TRUSTED.get(name, {})
+    verified = {c.id: c.points for c in r.checks if c.id not in kernel_trusted}
+    assert verified and set(verified.values()) == {0}, r
+    assert any("failed verification outside it" in f for f in r.flags), r.flags  # it did fool the kernel's checks
+    assert r.status == "graded", r
+
+
+def test_kernel_trusted_checks_and_preludes_name_real_checks_of_verified_exercises() -> None:
+    for name in trusted.VERIFIED:
+        exercise = resolve_exercise(name)
+        ids = [c.id for c in exercise.checks]
+        assert set(trusted.KERNEL_TRUSTED.get(name, {})) <= set(ids), name
+        assert trusted.verified_checks(exercise) == [i for i in ids if i not in trusted.KERNEL_TRUSTED.get(name, {})]
+        assert trusted.verified_checks(exercise), f"{name}: no check is verified outside the kernel"
+    for name, check in trusted.PRELUDE:
+        assert name in trusted.VERIFIED and check in trusted.verified_checks(resolve_exercise(name)), (name, check)
+    assert not trusted.verified_checks(replace(resolve_exercise("ex01"), name="instructor_new"))
 
 
 # ---------------------------------------------------------------- the trusted worker: one TensorFlow start, many jobs
@@ -138,3 +196,33 @@ def test_the_trusted_accuracy_check_uses_test_images_the_notebook_never_loads() 
     rows = [full_index[image.tobytes()] for image in one["x_test"]]  # all from the real MNIST test split
     assert np.array_equal(full_labels[rows], one["y_test"])
     assert not np.array_equal(one["x_test"], two["x_test"])  # a different subset per secret seed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ex03_multi_io", "ex06_resnet_cifar10"])
+def test_every_exercise_s_test_split_is_held_out_in_the_trusted_process(name: str) -> None:
+    import numpy as np
+
+    from toolkit import datasets
+
+    exercise = resolve_exercise(name)
+    plain: dict[str, Any] = {}
+    for cell in exercise.notebook.cells:  # what the notebook itself loads: its locked cells, run here as they are
+        if cell.get("metadata", {}).get("course", {}).get("locked"):
+            exec(trusted._python(cell.source), plain)
+    trusted_context = trusted.instructor_context(exercise, seed=3)
+    assert trusted_context["x_test"].shape == plain["x_test"].shape
+    assert not np.array_equal(trusted_context["x_test"], plain["x_test"])
+    loader = datasets.load_cifar10 if name.startswith("ex06") else datasets.load_mnist
+    (_, _), (seen, _) = loader(limit=(8000, 2000) if name.startswith("ex06") else (2000, 500))
+    (_, _), (full, full_labels) = loader()
+    held = trusted_context["x_test"] if name.startswith("ex06") else np.rint(trusted_context["x_test"] * 255)
+    held = held.astype("uint8")
+    seen_bytes = {image.tobytes() for image in seen}
+    full_index = {image.tobytes(): i for i, image in enumerate(full)}
+    assert not any(image.tobytes() in seen_bytes for image in held)  # none of the notebook's test images
+    rows = [full_index[image.tobytes()] for image in held]  # every one from the real test split, with its label
+    assert np.array_equal(full_labels[rows], trusted_context["y_test"])
+    if name.startswith("ex03"):  # derived data follows: the halves the checks feed the model are the held-out ones
+        assert np.array_equal(trusted_context["test_inputs"]["top"], trusted_context["x_test"][:, :14])
+    assert datasets.load_mnist.__module__ == "toolkit.data.loaders"  # the real loaders are back afterwards
