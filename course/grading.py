@@ -121,12 +121,13 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             by_check.setdefault(r["check"], r)
     checks = []
     verified: dict[str, tuple[bool, str]] | None = run.collected
+    outside = set(trusted.verified_checks(job.exercise))
     forged = []
     for c in job.exercise.checks:
         record = by_check.get(c.id)
         passed = bool(record and record["passed"] and record["token"] and not record.get("error"))
         message = "" if passed else _check_message(record, status, limits)
-        if verified is not None and c.id not in trusted.KERNEL_TRUSTED.get(job.exercise.name, {}):
+        if verified is not None and c.id in outside:
             # points come from the trusted process only; the kernel's run gives the message
             in_kernel, (passed, why) = passed, verified.get(c.id, (False, "not verified"))
             if in_kernel and not passed:
