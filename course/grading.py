@@ -155,6 +155,7 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     flags = list(rebuilt.flags)
     if run.processes_killed:
         flags.append(f"{run.processes_killed} processes outlived the kernel and were killed")
+    flags += [f"at run time: {f}" for f in run.runtime_flags]
     if run.rejected_lines:
         flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
     if forged:
@@ -250,6 +251,8 @@ def grade_jobs(
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
     preflight(limits)
+    for exercise in {job.exercise.path: job.exercise for job in jobs}.values():
+        trusted.POOL.prewarm(exercise, min(workers, len(jobs)))
     results: dict[int, SubmissionResult] = {}
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,

@@ -3,8 +3,9 @@
 The sandbox copies this file next to a private copy of ``toolkit`` and names it in the kernelspec, so it runs as a
 script (its folder, holding only ``toolkit``, is first on ``sys.path``) and imports nothing from ``course``.
 
-Usage: python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--nproc N]
-       [--preload MODULE[,MODULE...]]
+Usage: python kernel_launcher.py --handover UID:GID -- COMMAND... -f CONNECTION_FILE   (root, before the sandbox)
+       python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--nproc N]
+       [--preload MODULE[,MODULE...]] [--audit LOG]
        -f CONNECTION_FILE
 """
 
@@ -18,6 +19,7 @@ import resource
 import shutil
 import signal
 import sys
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -65,10 +67,26 @@ def _limit(memory_mb: str | None, cpu_s: str | None, nproc: str | None = None) -
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _handover(owner: str, command: list[str]) -> None:
+    """As root, outside the sandbox: give ``owner`` (UID:GID) its own copy of the root-only connection file, then
+    run ``command`` (setpriv + bwrap + this launcher again) with it."""
+    uid, gid = (int(x) for x in owner.split(":"))
+    i = command.index("-f") + 1
+    own_copy = command[i] + ".user"
+    shutil.copyfile(command[i], own_copy)
+    os.chown(own_copy, uid, gid)
+    os.chmod(own_copy, 0o600)
+    command[i] = own_copy
+    os.execvp(command[0], command)
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args[:1] == ["--handover"]:
+        _handover(args[1], args[3:])  # --handover UID:GID -- COMMAND...
     drop = _take(args, "--drop")
     preload = _take(args, "--preload")
+    audit = _take(args, "--audit")
     _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"), _take(args, "--nproc"))
     if drop:
         uid, gid = (int(x) for x in drop.split(":"))
@@ -82,6 +100,10 @@ def main() -> None:
     # In the sandbox's PID namespace the kernel's parent is bwrap's init, which ipykernel's parent poller would take
     # for "my parent died"; PR_SET_PDEATHSIG and bwrap --die-with-parent already end the kernel with its parent.
     os.environ.pop("JPY_PARENT_PID", None)
+    if audit:  # from here on, what the kernel does is logged for the review flags (kernel_audit.py, next to this)
+        import kernel_audit
+
+        kernel_audit.install(Path(audit))
     from ipykernel.kernelapp import launch_new_instance
 
     sys.argv = [sys.argv[0], *args]

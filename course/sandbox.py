@@ -3,10 +3,11 @@
 Layout of the private folder (``mkdtemp``, one per submission, removed afterwards):
 
     plugin/_course_nbval_plugin.py   pytest plugin (on pytest's PYTHONPATH, which it removes before the kernel starts)
-    lib/toolkit/, lib/kernel_launcher.py   what the kernel may import (no ``course``, no solutions)
+    lib/toolkit/, lib/kernel_launcher.py, lib/kernel_audit.py   what the kernel may import (no ``course``)
     jupyter/kernels/course-grader/   the kernelspec nbval is told to use
     runtime/                         Jupyter connection files
     work/submission.ipynb            the kernel's working folder and HOME; the notebook is deleted once collected
+    work/.course-audit.jsonl         what the kernel did at run time, for the review flags (course/kernel_audit.py)
     results.jsonl, log.txt           written by pytest, read by the grader
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, nbval_plugin, pids
+from course import bwrap, kernel_audit, nbval_plugin, pids
 
 HERE = Path(__file__).resolve().parent
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
@@ -86,6 +87,7 @@ class RunOutcome:
     processes_refused: int = 0  # forks or threads the process limit refused (cgroup only)
     processes_peak: int | None = None
     processes_killed: int = 0  # processes still alive when the run ended, killed by the grader
+    runtime_flags: list[str] = field(default_factory=list)  # what the kernel's audit log saw (course/kernel_audit.py)
 
     @property
     def finished(self) -> bool:
@@ -158,6 +160,7 @@ def _prepare(
     lib = root / "lib"
     shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
     shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")
+    shutil.copyfile(HERE / "kernel_audit.py", lib / "kernel_audit.py")
     argv = [sys.executable, str(lib / "kernel_launcher.py")]
     work = root / "work"
     work.mkdir()
@@ -172,7 +175,10 @@ def _prepare(
         os.chmod(root, 0o711)
         if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
             os.chown(runtime, uid, gid)
-            prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+            # jupyter_client writes the connection file as root, mode 0600: the launcher hands a copy to the user
+            # (still root, outside the sandbox), then becomes the user and starts bwrap
+            prefix = [sys.executable, str(lib / "kernel_launcher.py"), "--handover", f"{uid}:{gid}", "--"]
+            prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         else:
             argv += ["--drop", f"{uid}:{gid}"]
     if limits.sandbox:
@@ -190,6 +196,7 @@ def _prepare(
         process_limit = "none"
     if limits.preload:
         argv += ["--preload", limits.preload]
+    argv += ["--audit", str(work / kernel_audit.LOG_NAME)]
     spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
@@ -326,6 +333,10 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
         outcome.kernel_ready_s = ready[0] if ready else None
         outcome.log_tail = _tail(root / "log.txt")
+        logged = kernel_audit.read_log(root / "work")
+        if logged is None and ready:
+            logged = ["its run-time log (course/kernel_audit.py) was removed by the notebook (tampering?)"]
+        outcome.runtime_flags = logged or []
         if collect is not None:
             outcome.collected = collect(root / "work")
     finally:

@@ -10,7 +10,8 @@ cell that ran in the kernel only gives the student their instant feedback.
 
 The trusted process is a persistent worker (``python -m course.trusted --serve``, one per grading thread, replaced
 when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked cells once, then reads
-one request line ``{"solution": ..., "export": ...}`` and answers one JSON line {check id: [passed, message]}.
+one request line ``{"solution": ..., "export": ...}`` and answers one JSON line {check id: [passed, message]}
+(``"export": null`` only warms the worker up: ``WorkerPool.prewarm`` starts them as a grading run begins).
 Where an exercise measures accuracy, the locked cells run with a data loader whose test split is drawn, from a
 secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
 
@@ -167,28 +168,43 @@ def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, 
 class _Worker:
     """One ``python -m course.trusted --serve`` process: imports TensorFlow once, then checks one folder per line."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: Path | None = None) -> None:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "course.trusted", "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, env=env, cwd=tempfile.gettempdir(),
         )  # fmt: skip
         self.jobs = 0
+        self.pending = 0  # replies to warm-up requests not read yet
+        if warm is not None:  # import TensorFlow and run the locked cells now, while the first kernels start
+            self._send({"solution": str(Path(warm).resolve()), "export": None})
+            self.pending += 1
 
-    def run(self, solution: Path, export_dir: Path, timeout: float) -> dict[str, tuple[bool, str]]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.jobs += 1
+    def _send(self, request: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps({"solution": str(solution), "export": str(export_dir)}) + "\n")
+            self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
         except OSError as err:
             raise RuntimeError(f"the trusted verifier is not running: {err}") from None
+
+    def _reply(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
         if not line.startswith("{"):
             self.close()
             raise RuntimeError("the trusted verifier " + ("timed out" if not ready else "ended without a result"))
-        return {k: (bool(v[0]), str(v[1])) for k, v in json.loads(line).items()}
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def run(self, solution: Path, export_dir: Path, timeout: float) -> dict[str, tuple[bool, str]]:
+        self.jobs += 1
+        self._send({"solution": str(Path(solution).resolve()), "export": str(export_dir)})
+        while self.pending:  # the warm-up's answer comes first
+            self._reply(timeout)
+            self.pending -= 1
+        return {k: (bool(v[0]), str(v[1])) for k, v in self._reply(timeout).items()}
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -200,46 +216,73 @@ class _Worker:
 
 
 class WorkerPool:
-    """Trusted workers shared by the grading threads: one per job running at once, replaced when dead or worn."""
+    """Trusted workers shared by the grading threads, replaced when dead or worn.
 
-    def __init__(self, max_jobs: int = 50) -> None:
+    At most ``size`` run at once (None: one per verification running at once). A check takes well under a second
+    against several seconds of a kernel's run, so one worker serves a few grading threads; a thread waits for an
+    idle one rather than paying for another TensorFlow start.
+    """
+
+    def __init__(self, max_jobs: int = 50, size: int | None = None) -> None:
         self.max_jobs = max_jobs
+        self.size = size
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def verify_folder(self, exercise: Exercise, folder: Path, timeout: float = 300.0) -> dict[str, tuple[bool, str]]:
         """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells."""
-        worker = self._take()
+        worker = self._take(timeout)
         try:
             try:
                 return worker.run(exercise.path, folder, timeout)
             except RuntimeError:  # a worker that died between jobs: one fresh try, then a grader error
-                worker.close()
-                with self._lock:
-                    self._all.remove(worker)
-                worker = self._take()
+                self._retire(worker)
+                worker = self._take(timeout)
                 return worker.run(exercise.path, folder, timeout)
         finally:
-            with self._lock:
-                if worker.alive() and worker.jobs < self.max_jobs:
+            if worker.alive() and worker.jobs < self.max_jobs:
+                with self._lock:
                     self._idle.append(worker)
-                else:
-                    worker.close()
-                    if worker in self._all:
-                        self._all.remove(worker)
+                    self._lock.notify()
+            else:
+                self._retire(worker)
 
-    def _take(self) -> _Worker:
+    def _retire(self, worker: _Worker) -> None:
+        worker.close()
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
-                    return worker
+            if worker in self._all:
                 self._all.remove(worker)
-        worker = _Worker()
+            self._lock.notify()
+
+    def prewarm(self, exercise: Exercise, threads: int, per_worker: int = 3) -> None:
+        """Size the pool for ``threads`` grading threads (one worker per ``per_worker`` of them) and start its
+        workers now, each importing TensorFlow and running ``exercise``'s locked cells in the background: a grading
+        run pays for that while its first kernels start, not after them."""
+        if not verified_checks(exercise):
+            return
         with self._lock:
-            self._all.append(worker)
-        return worker
+            self.size = max(1, -(-threads // per_worker))
+            missing = self.size - sum(w.alive() for w in self._idle)
+            for _ in range(max(0, missing)):
+                worker = _Worker(warm=exercise.path)
+                self._all.append(worker)
+                self._idle.append(worker)
+
+    def _take(self, timeout: float = 300.0) -> _Worker:
+        with self._lock:
+            while True:
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        return worker
+                    self._all.remove(worker)
+                if self.size is None or len(self._all) < self.size:
+                    worker = _Worker()
+                    self._all.append(worker)
+                    return worker
+                if not self._lock.wait(timeout):
+                    raise RuntimeError(f"no trusted verifier became free within {timeout:g} s")
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -363,6 +406,10 @@ def _serve() -> None:
             if solution not in contexts:
                 exercise = load_exercise(solution)
                 contexts[solution] = (exercise, instructor_context(exercise))
+            if request["export"] is None:  # a warm-up: the context is ready, nothing to check
+                replies.write("{}\n")
+                replies.flush()
+                continue
             result = _check(*contexts[solution], Path(request["export"]))
             from tensorflow import keras
 

@@ -175,6 +175,25 @@ def test_one_trusted_worker_checks_many_submissions_and_is_restarted_when_it_die
     assert pool.pids() == []
 
 
+@pytest.mark.slow
+def test_a_prewarmed_pool_starts_its_worker_before_the_first_job_and_threads_share_it(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    exercise = resolve_exercise("ex01")
+    pool = trusted.WorkerPool()
+    try:
+        pool.prewarm(exercise, threads=2)  # one worker for up to three grading threads
+        started = pool.pids()
+        assert len(started) == 1 and pool.size == 1
+        with ThreadPoolExecutor(4) as threads:
+            answers = list(threads.map(lambda _: pool.verify_folder(exercise, tmp_path), range(4)))
+        assert pool.pids() == started  # four jobs from four threads, one TensorFlow start, begun before them
+        assert all(a == answers[0] for a in answers) and set(answers[0]) == set(trusted.verified_checks(exercise))
+        assert all(not passed for passed, _ in answers[0].values())  # the warm-up's reply was not taken for a job
+    finally:
+        pool.close()
+
+
 # ---------------------------------------------------------------- held-out test images for the accuracy check
 
 
