@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -12,12 +14,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from course import trusted
+from course import class_probes, trusted
 from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
-from course.sandbox import Limits, RunOutcome, preflight, run_notebook
+from course.sandbox import Limits, RunOutcome, preflight, run_notebook, run_probes
 
 MAX_PROBLEMS = 6
 HIDDEN_FAILED = "this hidden check did not pass; hidden checks never show their code, values or error messages"
@@ -191,14 +193,28 @@ def _attempt(job: Job, limits: Limits) -> SubmissionResult:
     verified = trusted.verified_checks(job.exercise)
     if not verified:
         return score(job, rebuilt, run_notebook(rebuilt.notebook, limits), limits)
+    probes = class_probes.probes(job.exercise)  # checks of the student's own classes: probed, not exported
+    definitions = class_probes.notebook_definitions(rebuilt.notebook)
     cells = []
     for cell in rebuilt.notebook.cells:
         check_id = cell.get("metadata", {}).get("course", {}).get("check")
-        if check_id in verified:
+        if check_id in verified and check_id not in probes:
             cells.append(trusted.export_cell(job.exercise, check_id, cell.source))
         cells.append(cell)
     rebuilt.notebook.cells = cells
-    run = run_notebook(rebuilt.notebook, limits, collect=lambda work: trusted.verify(job.exercise, work))
+
+    def collect(work: Path) -> dict[str, tuple[bool, str]]:
+        if not probes:
+            return trusted.verify(job.exercise, work)
+        with tempfile.TemporaryDirectory(prefix="course-answers-") as answers:
+            seed = secrets.randbits(62)  # the probes' inputs, arguments and weights: unknown to the student
+            problem = run_probes(definitions, probes, seed, limits, Path(answers))
+            verified = trusted.verify(job.exercise, work, probes=(Path(answers), seed))
+        if problem:
+            verified.update({c: (False, problem) for c in probes if not verified.get(c, (False, ""))[0]})
+        return verified
+
+    run = run_notebook(rebuilt.notebook, limits, collect=collect)
     return score(job, rebuilt, run, limits)
 
 

@@ -347,3 +347,80 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         else:
             shutil.rmtree(root, ignore_errors=True)
     return outcome
+
+
+def _copy_answers(source: Path, target: Path, limit: int = 20 * 2**20) -> None:
+    """Copy ``source/<check>/<file>`` regular files (no links followed, nothing deeper, at most ``limit`` bytes)."""
+    total = 0
+    if source.is_symlink() or not source.is_dir():
+        return
+    for check in source.iterdir():
+        if check.is_symlink() or not check.is_dir():
+            continue
+        for path in check.iterdir():
+            if path.is_symlink() or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > limit:
+                return
+            (target / check.name).mkdir(exist_ok=True)
+            shutil.copyfile(path, target / check.name / path.name, follow_symlinks=False)
+
+
+def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits: Limits, target: Path) -> str | None:
+    """Run a student's ``definitions`` and the instructor's ``probes`` in a fresh process, sandboxed like a kernel
+    (course/probe_runner.py); copy its answers into ``target/<check id>/``. Returns None, or what went wrong."""
+    root = Path(tempfile.mkdtemp(prefix="course-probe-"))
+    group = pids.PidsGroup.create(limits.max_processes)
+    try:
+        lib = root / "lib"
+        shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+        shutil.copyfile(HERE / "probe_runner.py", lib / "probe_runner.py")
+        work, runtime = root / "work", root / "runtime"
+        work.mkdir()
+        runtime.mkdir(mode=0o700)
+        seconds = limits.cell_timeout * (len(probes) + 2)  # a TensorFlow start, then each probe
+        argv = [sys.executable, str(lib / "probe_runner.py"), "--memory-mb", str(limits.memory_mb),
+                "--cpu-s", str(int(seconds * 2))]  # fmt: skip
+        prefix: list[str] = []
+        if limits.user:
+            uid, gid = _user_ids(limits.user)
+            os.chown(work, uid, gid)
+            os.chmod(root, 0o711)
+            prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+        if limits.sandbox:
+            data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
+            cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
+            prefix += bwrap.command(root, work, runtime, [lib, *data, *([cache] if cache.exists() else [])])
+        if group is not None:
+            prefix = [*group.join_prefix(), *prefix]
+        threads = str(limits.threads)
+        env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        env.update(
+            HOME=str(work), TMPDIR=str(work), MPLCONFIGDIR=str(work / ".matplotlib"), PYTHONDONTWRITEBYTECODE="1",
+            PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow", TF_NUM_INTRAOP_THREADS=threads,
+            TF_NUM_INTEROP_THREADS=threads, OMP_NUM_THREADS=threads, CUDA_VISIBLE_DEVICES="",
+        )  # fmt: skip
+        request = {"definitions": definitions, "probes": probes, "seed": seed, "out": str(work / "answers")}
+        proc = subprocess.Popen(
+            [*prefix, *argv], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work,
+            env=env, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _, err = proc.communicate((json.dumps(request) + "\n").encode(), timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return f"your classes ran for more than {seconds:g} seconds on the grader's probe inputs and were stopped"
+        if group is not None:
+            group.close()
+            group = None
+        _copy_answers(work / "answers", target)
+        if proc.returncode != 0:
+            last = (err.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+            return f"the process running your classes on the grader's probe inputs failed ({last[:200]})"
+        return None
+    finally:
+        if group is not None:
+            group.close()
+        shutil.rmtree(root, ignore_errors=True)

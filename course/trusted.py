@@ -42,20 +42,20 @@ from typing import Any
 
 import nbformat
 
+from course import class_probes
 from course.notebook_format import Exercise, course_meta, load_exercise
 
 # The course's exercises: their checks are verified here (an instructor's own new exercise is not, until listed).
 VERIFIED = {"ex01_sequential", "ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing",
             "ex06_resnet_cifar10"}  # fmt: skip
 # Checks whose points still come from the student's kernel, per exercise, with why they cannot be checked outside.
-_SUBCLASS = "it runs the student's own Python class (a subclassed model or layer), which the trusted process never runs"
 KERNEL_TRUSTED: dict[str, dict[str, str]] = {
-    "ex02_functional": {"q4_custom_layer": _SUBCLASS, "q4_saving": _SUBCLASS},
     "ex04_shared_layers": {
         "q2_nodes": "it compares a tensor's identity ('is') inside the student's process, which no file carries",
     },
     "ex05_subclassing": {
-        check: _SUBCLASS for check in ("q1_mlp", "q1_mlp_options", "q3_custom_layer", "q4_add_loss", "q5_train")
+        "q5_train": "it measures a trained subclassed model, whose class only the student's process can rebuild "
+        "(its architecture is probed by q1_mlp, outside the kernel)",
     },
 }
 _EX03_SCORES = """test_targets = {"digit": y_test, "large": (y_test >= 5).astype("float32")}
@@ -152,9 +152,13 @@ def _copy_regular_files(source: Path, target: Path) -> int:
     return total
 
 
-def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, tuple[bool, str]]:
+def verify(
+    exercise: Exercise, work: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None
+) -> dict[str, tuple[bool, str]]:
     """Check what the kernel exported into ``work`` in a trusted worker; check id -> (passed, message).
 
+    ``probes``: the folder holding the answers of the student's classes to the probes (course/class_probes.py) and
+    the seed they were run with; the worker runs the reference with the same seed and compares.
     Raises RuntimeError when the trusted process itself fails (a grader error, retried).
     """
     with tempfile.TemporaryDirectory(prefix="course-trusted-") as tmp:
@@ -162,7 +166,14 @@ def verify(exercise: Exercise, work: Path, timeout: float = 300.0) -> dict[str, 
             _copy_regular_files(work / "export", Path(tmp))
         except ValueError as err:
             return {c: (False, str(err)) for c in verified_checks(exercise)}
-        return POOL.verify_folder(exercise, Path(tmp), timeout)
+        return POOL.verify_folder(exercise, Path(tmp), timeout, probes)
+
+
+GRADER_ERROR = "__grader_error__"  # the key of a worker's reply when the reference itself failed
+
+
+class ReferenceFailure(RuntimeError):
+    """The instructor's reference failed in the trusted worker: a grader error, and the worker is fine."""
 
 
 class _Worker:
@@ -198,13 +209,21 @@ class _Worker:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def run(self, solution: Path, export_dir: Path, timeout: float) -> dict[str, tuple[bool, str]]:
+    def run(
+        self, solution: Path, export_dir: Path, timeout: float, probes: tuple[Path, int] | None = None
+    ) -> dict[str, tuple[bool, str]]:
         self.jobs += 1
-        self._send({"solution": str(Path(solution).resolve()), "export": str(export_dir)})
+        request: dict[str, Any] = {"solution": str(Path(solution).resolve()), "export": str(export_dir)}
+        if probes is not None:
+            request["probes"] = {"dir": str(probes[0]), "seed": probes[1]}
+        self._send(request)
         while self.pending:  # the warm-up's answer comes first
             self._reply(timeout)
             self.pending -= 1
-        return {k: (bool(v[0]), str(v[1])) for k, v in self._reply(timeout).items()}
+        reply = self._reply(timeout)
+        if GRADER_ERROR in reply:
+            raise ReferenceFailure(f"the trusted verifier failed: {reply[GRADER_ERROR][1]}")
+        return {k: (bool(v[0]), str(v[1])) for k, v in reply.items()}
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -230,16 +249,21 @@ class WorkerPool:
         self._all: list[_Worker] = []
         self._lock = threading.Condition()
 
-    def verify_folder(self, exercise: Exercise, folder: Path, timeout: float = 300.0) -> dict[str, tuple[bool, str]]:
-        """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells."""
+    def verify_folder(
+        self, exercise: Exercise, folder: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None
+    ) -> dict[str, tuple[bool, str]]:
+        """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells, and
+        the answers of the student's classes to the probes (``probes``: their folder and seed)."""
         worker = self._take(timeout)
         try:
             try:
-                return worker.run(exercise.path, folder, timeout)
+                return worker.run(exercise.path, folder, timeout, probes)
+            except ReferenceFailure:
+                raise
             except RuntimeError:  # a worker that died between jobs: one fresh try, then a grader error
                 self._retire(worker)
                 worker = self._take(timeout)
-                return worker.run(exercise.path, folder, timeout)
+                return worker.run(exercise.path, folder, timeout, probes)
         finally:
             if worker.alive() and worker.jobs < self.max_jobs:
                 with self._lock:
@@ -375,8 +399,9 @@ def instructor_context(exercise: Exercise, seed: int | None = None) -> dict[str,
 def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     verified = verified_checks(exercise)
+    probed = class_probes.probes(exercise)
     for check in exercise.checks:
-        if check.id not in verified:
+        if check.id not in verified or check.id in probed:  # probed checks: _compare_probes
             continue
         namespace = {**context, **_load(export_dir / check.id)}
         try:
@@ -389,6 +414,15 @@ def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dic
             out[check.id] = [False, message or f"{type(err).__name__}: {err}"]
         else:
             out[check.id] = [True, ""]
+    return out
+
+
+def _compare_probes(exercise: Exercise, folder: Path, seed: int) -> dict[str, list[Any]]:
+    """The reference's answers to the probes with ``seed``, compared with the student's in ``folder``."""
+    out: dict[str, list[Any]] = {}
+    for check, reference in class_probes.reference_answers(exercise, seed).items():
+        passed, message = class_probes.compare(reference, folder / check)  # RuntimeError: the reference failed
+        out[check] = [passed, message]
     return out
 
 
@@ -411,6 +445,12 @@ def _serve() -> None:
                 replies.flush()
                 continue
             result = _check(*contexts[solution], Path(request["export"]))
+            if request.get("probes"):
+                try:
+                    result.update(_compare_probes(contexts[solution][0], Path(request["probes"]["dir"]),
+                                                  int(request["probes"]["seed"])))  # fmt: skip
+                except Exception as err:  # noqa: BLE001  (the reference failed: a grader error, said so)
+                    result = {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
             from tensorflow import keras
 
             keras.backend.clear_session()  # the loaded models go; the next job starts clean

@@ -1,0 +1,78 @@
+"""Run a student's class and function definitions on probe inputs, in a fresh sandboxed process; write back arrays.
+
+The grader copies this file into the sandbox's ``lib`` folder (it imports nothing from ``course``) and runs
+
+    python probe_runner.py --memory-mb N --cpu-s N < request.json
+
+where the request is ``{"definitions": [statement, ...], "probes": {check id: source}, "seed": int, "out": folder}``.
+Hard limits are set before any student code runs. The definitions run once, one statement at a time;
+each probe then runs in a copy of their namespace with ``rng`` (NumPy, from the seed) and an empty dict ``out``,
+and what it put in ``out`` is written to ``<out>/<check id>/``: arrays as ``.npy``, everything else as
+``values.json``; a probe that raised writes ``error.txt``. Nothing this process writes is trusted for more than
+data: course/class_probes.py compares it, in the trusted process, with the reference implementation's answers to
+the same probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _limit(args: list[str]) -> None:
+    values = dict(zip(args[::2], args[1::2]))
+    if "--memory-mb" in values:
+        size = int(values["--memory-mb"]) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if "--cpu-s" in values:
+        seconds = int(values["--cpu-s"])
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write(folder: Path, out: dict[str, Any]) -> None:
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    values: dict[str, Any] = {}
+    for key, value in out.items():
+        if isinstance(value, np.ndarray):
+            np.save(folder / f"{key}.npy", value, allow_pickle=False)
+        else:
+            values[key] = value
+    (folder / "values.json").write_text(json.dumps(values, default=str))
+
+
+def main() -> None:
+    _limit(sys.argv[1:])
+    request = json.loads(sys.stdin.readline())
+    out_dir = Path(request["out"])
+    sys.modules["course"] = None  # type: ignore[assignment]
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import numpy as np
+
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for statement in request["definitions"]:  # one by one, as course/class_probes.py's run_definitions does
+        try:
+            exec(compile(statement, "<your definitions>", "exec"), namespace)  # noqa: S102
+        except Exception:  # noqa: BLE001, S112  (a name it failed to define makes its probe fail, by name)
+            continue
+    for check, source in request["probes"].items():
+        out: dict[str, Any] = {}
+        scope = {**namespace, "rng": np.random.default_rng(request["seed"]), "out": out}
+        try:
+            exec(compile(source, f"<probe {check}>", "exec"), scope)  # noqa: S102  (the instructor's probe)
+            _write(out_dir / check, out)
+        except BaseException as err:  # noqa: BLE001
+            (out_dir / check).mkdir(parents=True, exist_ok=True)
+            last = traceback.format_exception_only(type(err), err)[-1].strip()
+            (out_dir / check / "error.txt").write_text(last[:500])
+
+
+if __name__ == "__main__":
+    main()
