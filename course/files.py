@@ -151,3 +151,28 @@ def check_out_dir(out: Path) -> None:
         probe.unlink()
     except OSError as err:
         raise ValueError(f"--out: cannot write to {out} ({err.strerror}); pass a folder you can write to") from None
+
+
+def copy_regular_files(source: Path, target: Path, limit: int) -> int:
+    """Copy ``source/<folder>/<file>`` regular files into ``target/<folder>/``: no links followed, nothing deeper.
+
+    Returns the bytes copied; raises ValueError once more than ``limit`` bytes would be copied (what a student's
+    process wrote, e.g. exported objects or probe answers, is never trusted to be small).
+    """
+    import shutil
+
+    total = 0
+    if source.is_symlink() or not source.is_dir():
+        return total
+    for folder in source.iterdir():
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_symlink() or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > limit:
+                raise ValueError("the exported objects are too large to verify")
+            (target / folder.name).mkdir(exist_ok=True)
+            shutil.copyfile(path, target / folder.name / path.name, follow_symlinks=False)
+    return total

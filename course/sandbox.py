@@ -33,6 +33,7 @@ from typing import Any
 import nbformat
 
 from course import bwrap, kernel_audit, nbval_plugin, pids
+from course.files import copy_regular_files
 
 HERE = Path(__file__).resolve().parent
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
@@ -349,24 +350,6 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
     return outcome
 
 
-def _copy_answers(source: Path, target: Path, limit: int = 20 * 2**20) -> None:
-    """Copy ``source/<check>/<file>`` regular files (no links followed, nothing deeper, at most ``limit`` bytes)."""
-    total = 0
-    if source.is_symlink() or not source.is_dir():
-        return
-    for check in source.iterdir():
-        if check.is_symlink() or not check.is_dir():
-            continue
-        for path in check.iterdir():
-            if path.is_symlink() or not path.is_file():
-                continue
-            total += path.stat().st_size
-            if total > limit:
-                return
-            (target / check.name).mkdir(exist_ok=True)
-            shutil.copyfile(path, target / check.name / path.name, follow_symlinks=False)
-
-
 def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits: Limits, target: Path) -> str | None:
     """Run a student's ``definitions`` and the instructor's ``probes`` in a fresh process, sandboxed like a kernel
     (course/probe_runner.py); copy its answers into ``target/<check id>/``. Returns None, or what went wrong."""
@@ -415,7 +398,8 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
         if group is not None:
             group.close()
             group = None
-        _copy_answers(work / "answers", target)
+        with contextlib.suppress(ValueError):  # answers past 20 MB are left out: those checks fail
+            copy_regular_files(work / "answers", target, 20 * 2**20)
         if proc.returncode != 0:
             last = (err.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
             return f"the process running your classes on the grader's probe inputs failed ({last[:200]})"

@@ -32,7 +32,6 @@ import json
 import os
 import secrets
 import select
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from typing import Any
 import nbformat
 
 from course import class_probes
+from course.files import copy_regular_files
 from course.notebook_format import Exercise, course_meta, load_exercise
 
 # The course's exercises: their checks are verified here (an instructor's own new exercise is not, until listed).
@@ -133,25 +133,6 @@ def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
     return nbformat.v4.new_code_cell(source, metadata={"grader": {"export": check_id}})
 
 
-def _copy_regular_files(source: Path, target: Path) -> int:
-    """Copy ``source/<check>/<file>`` regular files only (no links followed, nothing deeper); return bytes copied."""
-    total = 0
-    if source.is_symlink() or not source.is_dir():
-        return total
-    for check in source.iterdir():
-        if check.is_symlink() or not check.is_dir():
-            continue
-        for path in check.iterdir():
-            if path.is_symlink() or not path.is_file():
-                continue
-            total += path.stat().st_size
-            if total > MAX_EXPORT:
-                raise ValueError("the exported objects are too large to verify")
-            (target / check.name).mkdir(exist_ok=True)
-            shutil.copyfile(path, target / check.name / path.name, follow_symlinks=False)
-    return total
-
-
 def verify(
     exercise: Exercise, work: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None
 ) -> dict[str, tuple[bool, str]]:
@@ -163,7 +144,7 @@ def verify(
     """
     with tempfile.TemporaryDirectory(prefix="course-trusted-") as tmp:
         try:
-            _copy_regular_files(work / "export", Path(tmp))
+            copy_regular_files(work / "export", Path(tmp), MAX_EXPORT)
         except ValueError as err:
             return {c: (False, str(err)) for c in verified_checks(exercise)}
         return POOL.verify_folder(exercise, Path(tmp), timeout, probes)
