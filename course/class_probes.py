@@ -175,13 +175,23 @@ def compare(reference: dict[str, Any] | str, folder: Path) -> tuple[bool, str]:
         raise RuntimeError(f"the reference solution failed its own probe: {reference}")
     error = folder / "error.txt"
     if error.is_file() and not error.is_symlink():
-        return False, f"on inputs the grader generated, your code raised {error.read_text()[:300]}"
+        return False, (
+            f"on arguments and inputs the grader generated, your class raised {error.read_text()[:300]}; "
+            "try it with other arguments and input shapes than the check cell uses"
+        )
     try:
         values = json.loads((folder / "values.json").read_text())
     except (OSError, ValueError):
-        return False, "your class did not produce an answer to the grader's probe"
+        return False, (
+            "your class could not be run on the grader's inputs: make sure the cell that defines it runs on its own, "
+            "without needing variables from other cells"
+        )
     for key, expected in reference.items():
-        what = f"on inputs the grader generated, {key!r} differs from the reference implementation's"
+        what = (
+            f"on arguments and inputs the grader generated, {key!r} differs from the reference implementation's: "
+            "check that your class uses every argument it is given and works for any input shape, not only the "
+            "check cell's"
+        )
         if isinstance(expected, np.ndarray):
             path = folder / f"{key}.npy"
             try:

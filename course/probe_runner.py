@@ -1,6 +1,7 @@
 """Run a student's class and function definitions on probe inputs, in a fresh sandboxed process; write back arrays.
 
-The grader copies this file into the sandbox's ``lib`` folder (it imports nothing from ``course``) and runs
+The grader copies this file and kernel_launcher.py (its limits) into the sandbox's ``lib`` folder (it imports
+nothing from ``course``) and runs
 
     python probe_runner.py --memory-mb N --cpu-s N < request.json
 
@@ -17,22 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
-
-def _limit(args: list[str]) -> None:
-    values = dict(zip(args[::2], args[1::2]))
-    if "--memory-mb" in values:
-        size = int(values["--memory-mb"]) * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    if "--cpu-s" in values:
-        seconds = int(values["--cpu-s"])
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+from kernel_launcher import _limit  # copied beside this file, as in a kernel's sandbox
 
 
 def _write(folder: Path, out: dict[str, Any]) -> None:
@@ -49,7 +40,8 @@ def _write(folder: Path, out: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    _limit(sys.argv[1:])
+    args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    _limit(args.get("--memory-mb"), args.get("--cpu-s"))
     request = json.loads(sys.stdin.readline())
     out_dir = Path(request["out"])
     sys.modules["course"] = None  # type: ignore[assignment]

@@ -141,6 +141,13 @@ def _toolkit_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _readonly(lib: Path) -> list[Path]:
+    """What a sandboxed process sees read-only besides Python: the toolkit copy, the data and the data cache."""
+    data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
+    cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
+    return [lib, *data, *([cache] if cache.exists() else [])]
+
+
 def _user_tasks(uid: int) -> int:
     """Tasks (processes and threads) that ``uid`` runs now: RLIMIT_NPROC counts them all, per user."""
     count = 0
@@ -167,8 +174,6 @@ def _prepare(
     work.mkdir()
     runtime = root / "runtime"
     runtime.mkdir(mode=0o700)
-    data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
-    cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
     prefix: list[str] = []
     if limits.user:
         uid, gid = _user_ids(limits.user)
@@ -183,7 +188,7 @@ def _prepare(
         else:
             argv += ["--drop", f"{uid}:{gid}"]
     if limits.sandbox:
-        prefix += bwrap.command(root, work, runtime, [lib, *data, *([cache] if cache.exists() else [])])
+        prefix += bwrap.command(root, work, runtime, _readonly(lib))
     argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.timeout * 2) + 60)]
     if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
         argv = [*group.join_prefix(), *argv]
@@ -359,6 +364,7 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
         lib = root / "lib"
         shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
         shutil.copyfile(HERE / "probe_runner.py", lib / "probe_runner.py")
+        shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")  # the runner's limits
         work, runtime = root / "work", root / "runtime"
         work.mkdir()
         runtime.mkdir(mode=0o700)
@@ -372,9 +378,7 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
             os.chmod(root, 0o711)
             prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
         if limits.sandbox:
-            data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
-            cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
-            prefix += bwrap.command(root, work, runtime, [lib, *data, *([cache] if cache.exists() else [])])
+            prefix += bwrap.command(root, work, runtime, _readonly(lib))
         if group is not None:
             prefix = [*group.join_prefix(), *prefix]
         threads = str(limits.threads)
