@@ -57,8 +57,11 @@ notebooks: $(STAMP)
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 -p no:cacheprovider \
 		--junitxml=artifacts/notebooks.xml -o junit_family=xunit1 $(NOTEBOOKS_IGNORE)
 
+# The grader against the naive baseline, side by side in one run (issue target: at least 2x, sandbox on).
+GRADER_BENCH_ARGS ?= --variant full --copies 10 --baseline --compare-sandbox
 benchmarks: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; args=; \
+		[ $$b = benchmarks/bench_grader.py ] && args="$(GRADER_BENCH_ARGS)"; $(BIN)/python $$b $$args || exit 1; done
 
 starters: $(STAMP)
 	$(BIN)/course starters

@@ -1,11 +1,13 @@
 """Grade copies of exercise 1's solution and print submissions per minute and where the time goes.
 
     KERAS_COURSE_DATA=/path/to/data .venv/bin/python benchmarks/bench_grader.py [--copies 20] [--workers 2]
-        [--variant build-only|full|both] [--baseline] [--compare-sandbox]
+        [--variant build-only|full|both] [--baseline] [--compare-sandbox] [--compare-fork-server]
 
 ``--baseline`` also times the naive way an instructor would grade (``pytest --nbval-lax`` on each notebook, one
 after another) on the same copies; ``--compare-sandbox`` also grades them with ``--unsafe-no-sandbox``, to print
-what the sandbox costs per submission. The load average is printed beside every absolute time.
+what the sandbox costs per submission; ``--compare-fork-server`` also grades them with a new sandbox and Python per
+kernel (``Limits(fork_server=False)``), to print what the fork server (course/forkserver.py) saves. The load
+average is printed beside every absolute time.
 
 ``full`` is exercise 1 as written (it trains an MLP on 2,000 MNIST images for 5 epochs); ``build-only`` is the same
 solution without the training task (the cells that load data, fit or check accuracy are removed), which is what the
@@ -76,7 +78,8 @@ def baseline(source: Path, copies: int) -> float:
 
 
 def bench(
-    source: Path, copies: int, workers: int, label: str, *, sandbox: bool = True, verify: bool = True
+    source: Path, copies: int, workers: int, label: str, *, sandbox: bool = True, verify: bool = True,
+    fork_server: bool = True,
 ) -> float:
     exercise = load_exercise(source)
     if not verify:  # an exercise outside trusted.VERIFIED is graded by its in-kernel checks only
@@ -86,7 +89,8 @@ def bench(
         for i in range(copies):
             (subs / f"student{i:02d}.ipynb").write_bytes(source.read_bytes())
         jobs = [Job(exercise, p) for p in sorted(subs.glob("*.ipynb"))]
-        limits = Limits(cell_timeout=120, timeout=600, threads=default_threads(workers), sandbox=sandbox)
+        limits = Limits(cell_timeout=120, timeout=600, threads=default_threads(workers), sandbox=sandbox,
+                        fork_server=fork_server)  # fmt: skip
         start = time.monotonic()
         results = grade_jobs(jobs, limits, workers=workers, progress=False)
         wall = time.monotonic() - start
@@ -94,6 +98,8 @@ def bench(
     ready = [r.kernel_ready_s for r in results if r.kernel_ready_s is not None]
     seconds = [r.seconds for r in results]
     mode = f"sandbox {'on' if sandbox else 'OFF'}, trusted verification {'on' if verify else 'OFF'}"
+    if sandbox:
+        mode += ", kernels " + ("forked from a server per slot" if fork_server else "each in a new sandbox")
     print(f"\n== {label}: {copies} copies of {source.name}, {workers} workers, {mode} ==")
     print(f"full marks:               {full}/{copies} (statuses: {sorted({r.status for r in results})})")
     print(f"wall time:                {wall:.1f} s ({load()})")
@@ -112,6 +118,9 @@ def main() -> None:
     parser.add_argument("--variant", choices=["build-only", "full", "both"], default="both")
     parser.add_argument("--baseline", action="store_true", help="also time pytest --nbval-lax, one after another")
     parser.add_argument("--compare-sandbox", action="store_true", help="also grade without the sandbox")
+    parser.add_argument(
+        "--compare-fork-server", action="store_true", help="also grade with a new sandbox (and Python) per kernel"
+    )
     args = parser.parse_args()
     if not os.environ.get("KERAS_COURSE_DATA"):
         sys.exit("set KERAS_COURSE_DATA to the folder holding mnist.npz (exercise 1 trains on MNIST)")
@@ -122,12 +131,18 @@ def main() -> None:
             bench(build_only(SOLUTION, Path(tmp)), args.copies, args.workers, "build-only")
         if args.variant in ("full", "both"):
             wall = bench(SOLUTION, args.copies, args.workers, "full (with training)")
+            if args.compare_fork_server:
+                own = bench(SOLUTION, args.copies, args.workers, "full (with training)", fork_server=False)
+                saved = (own - wall) * args.workers / args.copies
+                print(f"\nfork server saves per submission:         {saved:+.2f} s of wall time per worker; "
+                      f"{own / wall:.2f}x the throughput ({load()})")  # fmt: skip
             if args.compare_sandbox:
                 unverified = bench(SOLUTION, args.copies, args.workers, "full (with training)", verify=False)
                 bare = bench(SOLUTION, args.copies, args.workers, "full", sandbox=False, verify=False)
                 per = args.workers / args.copies
-                print(f"\nsandbox cost per submission:              {(unverified - bare) * per:+.2f} s ({load()})")
-                print(f"trusted verification cost per submission: {(wall - unverified) * per:+.2f} s ({load()})")
+                sandbox_cost, verify_cost = (unverified - bare) * per, (wall - unverified) * per
+                print(f"\nsandbox (and its fork server) cost per submission: {sandbox_cost:+.2f} s ({load()})")
+                print(f"trusted verification cost per submission:          {verify_cost:+.2f} s ({load()})")
             if args.baseline:
                 naive = baseline(SOLUTION, args.copies)
                 print(f"\nspeed-up over the naive baseline, sandbox on: {naive / wall:.2f}x ({load()})")

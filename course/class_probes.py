@@ -205,6 +205,22 @@ def compare(reference: dict[str, Any] | str, folder: Path) -> tuple[bool, str]:
     return True, ""
 
 
+def reference_classes(exercise: Exercise) -> dict[str, Any]:
+    """The reference solution's definitions (its classes, functions and constants), run in the trusted process;
+    Keras's registry of serializable classes is restored afterwards."""
+    import keras
+
+    registry = keras.saving.get_custom_objects()
+    saved = dict(registry)
+    namespace: dict[str, Any] = {"__name__": "__reference__"}
+    try:
+        run_definitions(notebook_definitions(exercise.notebook), namespace)
+    finally:
+        registry.clear()
+        registry.update(saved)
+    return namespace
+
+
 def reference_answers(exercise: Exercise, seed: int) -> dict[str, dict[str, Any] | str]:
     """Run the reference solution's definitions and each probe with ``seed`` (in the trusted process).
 

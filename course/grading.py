@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from course import class_probes, trusted
+from course import class_probes, forkserver, trusted
 from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
@@ -267,6 +267,8 @@ def grade_jobs(
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
     preflight(limits)
+    if limits.sandbox and limits.fork_server:  # their servers import TensorFlow while the trusted workers start
+        forkserver.SLOTS.prewarm(limits, min(workers, len(jobs)))
     for exercise in {job.exercise.path: job.exercise for job in jobs}.values():
         trusted.POOL.prewarm(exercise, min(workers, len(jobs)))
     results: dict[int, SubmissionResult] = {}

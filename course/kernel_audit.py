@@ -55,7 +55,7 @@ class Watcher:
         env = os.environ
         cache = env.get("KERAS_COURSE_CACHE")
         here = str(Path(__file__).resolve().parent)
-        self.writable = _roots([self.work, "/dev", cache, env.get("TMPDIR")])
+        self.writable = _roots([self.work, "/dev", cache, env.get("TMPDIR"), env.get("JUPYTER_RUNTIME_DIR")])
         self.readable = self.writable + _roots([
             sys.prefix, sys.base_prefix, sys.exec_prefix, here, env.get("KERAS_COURSE_DATA"), "/usr", "/etc", "/sys",
             "/lib", "/lib64", "/bin", "/sbin", "/opt/conda", *sys.path,

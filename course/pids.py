@@ -72,6 +72,19 @@ class PidsGroup:
                     return int(value)
         return 0
 
+    def current(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.path / "pids.current").read_text())
+        return None
+
+    def allow_more(self, tasks: int) -> None:
+        """Set ``pids.max`` to the tasks in the group now plus ``tasks`` (a fork server's own, plus a kernel's)."""
+        now = self.current()
+        if now is not None:
+            self.max_tasks = now + tasks
+            with contextlib.suppress(OSError):
+                (self.path / "pids.max").write_text(str(self.max_tasks))
+
     def peak(self) -> int | None:
         with contextlib.suppress(OSError, ValueError):
             return int((self.path / "pids.peak").read_text())

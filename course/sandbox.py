@@ -32,7 +32,7 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, kernel_audit, nbval_plugin, pids
+from course import bwrap, forkserver, kernel_audit, nbval_plugin, pids
 from course.files import copy_regular_files
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +54,7 @@ class Limits:
     sandbox: bool = True  # bubblewrap around every kernel; False only with --unsafe-no-sandbox
     memory_mb: int = 6144  # address-space limit of the kernel (TensorFlow alone reserves about 2.5 GB)
     max_processes: int = 512  # processes and threads of one kernel at once (a TensorFlow kernel uses about 30)
+    fork_server: bool = True  # sandboxed kernels are forked from a server that imported TensorFlow once per slot
 
     def __post_init__(self) -> None:
         if not isinstance(self.memory_mb, int) or self.memory_mb < 1024:
@@ -89,6 +90,7 @@ class RunOutcome:
     processes_peak: int | None = None
     processes_killed: int = 0  # processes still alive when the run ended, killed by the grader
     runtime_flags: list[str] = field(default_factory=list)  # what the kernel's audit log saw (course/kernel_audit.py)
+    slot_root: str | None = None  # the fork server's slot the kernel ran in (course/forkserver.py), if any
 
     @property
     def finished(self) -> bool:
@@ -159,50 +161,99 @@ def _user_tasks(uid: int) -> int:
     return count
 
 
+def kernel_env(work: Path, runtime: Path, limits: Limits, root: Path | None = None) -> dict[str, str]:
+    """The environment of pytest and the kernel (``root``: the run's private folder, holding the kernelspec and the
+    plugin; None for a fork server's slot, whose kernels get theirs from pytest)."""
+    threads = str(limits.threads)
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    # HOME moves into the private folder, so name the grader's own data cache (toolkit/_data_cache.py's default):
+    # otherwise every kernel would decode CIFAR-10 again.
+    env.setdefault("KERAS_COURSE_CACHE", str(Path("~/.cache/keras-course").expanduser()))
+    env.update(
+        HOME=str(work),
+        TMPDIR=str(work),
+        IPYTHONDIR=str(work / ".ipython"),
+        MPLCONFIGDIR=str(work / ".matplotlib"),
+        JUPYTER_RUNTIME_DIR=str(runtime),
+        JUPYTER_PLATFORM_DIRS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONHASHSEED="0",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS=threads,
+        OMP_NUM_THREADS=threads,
+    )
+    if root is not None:
+        env.update(
+            JUPYTER_PATH=str(root / "jupyter"),
+            JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+            PYTHONPATH=str(root / "plugin"),
+            PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+        )
+    return env
+
+
 def _prepare(
-    root: Path, nb: Any, limits: Limits, group: pids.PidsGroup | None = None
+    root: Path, nb: Any, limits: Limits, group: pids.PidsGroup | None = None, slot: forkserver.Slot | None = None
 ) -> tuple[Path, dict[str, str], str]:
-    """Lay out the private folder; return the notebook path and the environment for pytest and the kernel."""
+    """Lay out the private folder; return the notebook path and the environment for pytest and the kernel.
+
+    With a fork server's ``slot`` the kernel's work and runtime folders are the slot's, and the kernelspec runs
+    the server's client (course/kernel_zygote.py) instead of a sandbox of its own.
+    """
     (root / "plugin").mkdir()
     shutil.copyfile(nbval_plugin.__file__, root / "plugin" / "_course_nbval_plugin.py")
-    lib = root / "lib"
-    shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
-    shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")
-    shutil.copyfile(HERE / "kernel_audit.py", lib / "kernel_audit.py")
-    argv = [sys.executable, str(lib / "kernel_launcher.py")]
-    work = root / "work"
-    work.mkdir()
-    runtime = root / "runtime"
-    runtime.mkdir(mode=0o700)
-    prefix: list[str] = []
-    if limits.user:
-        uid, gid = _user_ids(limits.user)
-        os.chown(work, uid, gid)
-        os.chmod(root, 0o711)
-        if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
-            os.chown(runtime, uid, gid)
-            # jupyter_client writes the connection file as root, mode 0600: the launcher hands a copy to the user
-            # (still root, outside the sandbox), then becomes the user and starts bwrap
-            prefix = [sys.executable, str(lib / "kernel_launcher.py"), "--handover", f"{uid}:{gid}", "--"]
-            prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
-        else:
-            argv += ["--drop", f"{uid}:{gid}"]
-    if limits.sandbox:
-        prefix += bwrap.command(root, work, runtime, _readonly(lib))
-    argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.timeout * 2) + 60)]
-    if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
-        argv = [*group.join_prefix(), *argv]
+    if slot is not None:
+        work, runtime = slot.work, slot.runtime
+    else:
+        lib = root / "lib"
+        shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+        shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")
+        shutil.copyfile(HERE / "kernel_audit.py", lib / "kernel_audit.py")
+        work, runtime = root / "work", root / "runtime"
+        work.mkdir()
+        runtime.mkdir(mode=0o700)
+    cpu_s = int(limits.timeout * 2) + 60
+    nproc = None
+    if slot is None and group is not None:
         process_limit = f"cgroup pids.max={group.max_tasks}"
+    elif slot is not None and slot.group is not None:
+        process_limit = f"cgroup pids.max={slot.group.max_tasks}"
     elif os.geteuid() != 0 or limits.user:  # RLIMIT_NPROC counts every task of the user, and never binds root
         uid = _user_ids(limits.user)[0] if limits.user else os.geteuid()
         nproc = _user_tasks(uid) + limits.max_processes
-        argv += ["--nproc", str(nproc)]
         process_limit = f"RLIMIT_NPROC={nproc}"
     else:
         process_limit = "none"
-    if limits.preload:
-        argv += ["--preload", limits.preload]
-    argv += ["--audit", str(work / kernel_audit.LOG_NAME)]
+    if slot is not None:
+        argv = slot.client_argv(work / kernel_audit.LOG_NAME, cpu_s, nproc)
+    else:
+        lib = root / "lib"
+        argv = [sys.executable, str(lib / "kernel_launcher.py")]
+        prefix: list[str] = []
+        if limits.user:
+            uid, gid = _user_ids(limits.user)
+            os.chown(work, uid, gid)
+            os.chmod(root, 0o711)
+            if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
+                os.chown(runtime, uid, gid)
+                # jupyter_client writes the connection file as root, mode 0600: the launcher hands a copy to the
+                # user (still root, outside the sandbox), then becomes the user and starts bwrap
+                prefix = [sys.executable, str(lib / "kernel_launcher.py"), "--handover", f"{uid}:{gid}", "--"]
+                prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+            else:
+                argv += ["--drop", f"{uid}:{gid}"]
+        if limits.sandbox:
+            prefix += bwrap.command(root, work, runtime, _readonly(lib))
+        argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(cpu_s)]
+        if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
+            argv = [*group.join_prefix(), *argv]
+        if nproc is not None:
+            argv += ["--nproc", str(nproc)]
+        if limits.preload:
+            argv += ["--preload", limits.preload]
+        argv += ["--audit", str(work / kernel_audit.LOG_NAME)]
     spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
@@ -220,32 +271,9 @@ def _prepare(
     nbformat.write(nb, str(path))
     if limits.user:
         os.chown(path, *_user_ids(limits.user))
-    threads = str(limits.threads)
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-    # HOME moves into the private folder, so name the grader's own data cache (toolkit/_data_cache.py's default):
-    # otherwise every kernel would decode CIFAR-10 again.
-    env.setdefault("KERAS_COURSE_CACHE", str(Path("~/.cache/keras-course").expanduser()))
+    env = kernel_env(work, runtime, limits, root)
     if nb.metadata.get("lang"):
         env["KERAS_COURSE_LANG"] = nb.metadata["lang"]  # checked by rebuild(): one of toolkit.i18n.LANGUAGES
-    env.update(
-        HOME=str(work),
-        TMPDIR=str(work),
-        IPYTHONDIR=str(work / ".ipython"),
-        MPLCONFIGDIR=str(work / ".matplotlib"),
-        JUPYTER_PATH=str(root / "jupyter"),
-        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-        PYTHONPATH=str(root / "plugin"),
-        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        PYTHONHASHSEED="0",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        KERAS_BACKEND="tensorflow",
-        TF_NUM_INTRAOP_THREADS=threads,
-        TF_NUM_INTEROP_THREADS=threads,
-        OMP_NUM_THREADS=threads,
-    )
     return path, env, process_limit
 
 
@@ -295,13 +323,20 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
     """Execute ``nb`` (the rebuilt notebook) under nbval with ``limits``; never raises for student behaviour.
 
     ``collect`` is called with the kernel's work folder once every process of the run has ended (before the folder
-    is removed); what it returns is ``outcome.collected``. Exceptions it raises propagate.
+    is removed); what it returns is ``outcome.collected``. Exceptions it raises propagate. With the sandbox on and
+    ``limits.fork_server``, the kernel is forked from a slot's server (course/forkserver.py); a slot that fails is
+    a grader error (RuntimeError), retried by the caller.
     """
     root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     outcome = RunOutcome()
-    group = pids.PidsGroup.create(limits.max_processes)
+    slot = forkserver.SLOTS.take(limits) if limits.sandbox and limits.fork_server else None
+    group = None if slot is not None else pids.PidsGroup.create(limits.max_processes)
+    refused_before = slot.refused_tasks() if slot is not None else 0
+    work = slot.work if slot is not None else root / "work"
+    outcome.slot_root = str(slot.root) if slot is not None else None
+    ended = False
     try:
-        path, env, outcome.process_limit = _prepare(root, nb, limits, group)
+        path, env, outcome.process_limit = _prepare(root, nb, limits, group, slot)
         secret = secrets.token_hex(32)
         results = root / "results.jsonl"
         results.touch(mode=0o600)
@@ -319,7 +354,7 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
                 start_new_session=True,
             )  # fmt: skip
             assert proc.stdin is not None
-            ipc = str(root / "runtime" / "kernel") if limits.sandbox else None
+            ipc = str((slot.runtime if slot is not None else root / "runtime") / "kernel") if limits.sandbox else None
             control = {"secret": secret, "results": str(results), "ipc": ipc}
             proc.stdin.write((json.dumps(control) + "\n").encode())
             proc.stdin.close()
@@ -331,7 +366,10 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
                 outcome.returncode = proc.wait()
         outcome.wall_s = time.monotonic() - start
         outcome.records, outcome.rejected_lines = _read_results(results, secret)
-        _kill_kernel(outcome.records, root)
+        _kill_kernel(outcome.records, slot.root if slot is not None else root)
+        if slot is not None:  # every process of the submission ends before its files are read
+            outcome.processes_killed, ended = slot.kill_leftovers(), True
+            outcome.processes_refused = slot.refused_tasks() - refused_before
         if group is not None:
             outcome.processes_refused, outcome.processes_peak = group.refused(), group.peak()
             outcome.processes_killed = group.close()
@@ -339,20 +377,37 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         ready = [r["ready_s"] for r in outcome.records if r["kind"] == "kernel"]
         outcome.kernel_ready_s = ready[0] if ready else None
         outcome.log_tail = _tail(root / "log.txt")
-        logged = kernel_audit.read_log(root / "work")
+        logged = kernel_audit.read_log(work)
         if logged is None and ready:
             logged = ["its run-time log (course/kernel_audit.py) was removed by the notebook (tampering?)"]
         outcome.runtime_flags = logged or []
         if collect is not None:
-            outcome.collected = collect(root / "work")
+            outcome.collected = collect(work)
     finally:
         if group is not None:
             group.close()
+        if slot is not None:
+            _give_back(slot, limits.keep_work, root, ended)
         if limits.keep_work:
             outcome.work_dir = root
         else:
             shutil.rmtree(root, ignore_errors=True)
     return outcome
+
+
+def _give_back(slot: forkserver.Slot, keep_work: bool, root: Path, ended: bool) -> None:
+    """Empty the slot for the next submission (a copy of its work folder stays in ``root`` with keep_work)."""
+    if keep_work:
+        with contextlib.suppress(OSError):
+            shutil.copytree(slot.work, root / "work", symlinks=True)
+    if not ended and slot.alive():
+        slot.kill_leftovers()  # the run stopped early (an exception): its processes go first
+    try:
+        slot.reset()
+    except forkserver.SlotFailure:
+        forkserver.SLOTS.discard(slot)
+    else:
+        forkserver.SLOTS.give(slot)
 
 
 def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits: Limits, target: Path) -> str | None:

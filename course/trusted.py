@@ -15,9 +15,11 @@ one request line ``{"solution": ..., "export": ...}`` and answers one JSON line 
 Where an exercise measures accuracy, the locked cells run with a data loader whose test split is drawn, from a
 secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
 
-Every exercise in ``VERIFIED`` is verified this way except the checks in ``KERNEL_TRUSTED``, each with the reason:
-they examine student code (a custom layer class, a subclassed model) or an object's identity inside the student's
-process, which no exported file carries. Their points still come from the in-kernel check. ``PRELUDE`` holds
+Every check of an exercise in ``VERIFIED`` is verified this way, except any an instructor lists in ``KERNEL_TRUSTED``
+with the reason (none now): their points would come from the in-kernel check. Checks of the student's own classes
+are probed (course/class_probes.py); a trained model of the student's own class (``LAYER_WEIGHTS``) is exported as
+its layers' weights, which the trusted process loads into the reference solution's class; a tensor whose identity
+is checked (``IDENTITY``) is exported as its place in the model's graph. ``PRELUDE`` holds
 instructor code the trusted process runs before a check cell to rebuild, from the exported models, a value the
 student would otherwise report (ex03's evaluation scores) or an object whose identity export loses (ex04's shared
 layers).
@@ -49,15 +51,36 @@ from course.notebook_format import Exercise, course_meta, load_exercise
 VERIFIED = {"ex01_sequential", "ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing",
             "ex06_resnet_cifar10"}  # fmt: skip
 # Checks whose points still come from the student's kernel, per exercise, with why they cannot be checked outside.
-KERNEL_TRUSTED: dict[str, dict[str, str]] = {
-    "ex04_shared_layers": {
-        "q2_nodes": "it compares a tensor's identity ('is') inside the student's process, which no file carries",
-    },
-    "ex05_subclassing": {
-        "q5_train": "it measures a trained subclassed model, whose class only the student's process can rebuild "
-        "(its architecture is probed by q1_mlp, outside the kernel)",
-    },
-}
+KERNEL_TRUSTED: dict[str, dict[str, str]] = {}
+# Checks of a trained model whose class is the student's own: its layers' weights are exported by layer name, and the
+# trusted process loads them into the reference solution's class (whose architecture q1_mlp's probes compare).
+LAYER_WEIGHTS: dict[tuple[str, str], list[str]] = {("ex05_subclassing", "q5_train"): ["regular"]}
+# Checks of a tensor's identity: the kernel exports where in the model the tensor comes from (layer, call, output),
+# and the trusted process takes that tensor from the exported model's own graph.
+IDENTITY: dict[tuple[str, str], dict[str, str]] = {("ex04_shared_layers", "q2_nodes"): {"right_embedding": "siamese"}}
+_EX04_NODES = """checks.check_true(
+    len(__where__right_embedding) == 1,
+    "right_embedding is the output of a layer call inside 'siamese'",
+    hint="take it from the model's graph with toolkit.output_at(layer, node_index, siamese)",
+)
+_layer, _call, _output = __where__right_embedding[0]
+right_embedding = toolkit.output_at(siamese.get_layer(str(_layer)), int(_call), siamese)
+right_embedding = right_embedding[int(_output)] if isinstance(right_embedding, list) else right_embedding
+"""
+_EX05_TRAINED = """_weights = __weights__regular
+checks.check_equal("class of 'regular'", __class__regular, "MLP", hint="train the MLP you wrote, not another model")
+regular = MLP(dropout=True, name="regular")
+regular(x_test[:1])
+for _layer in regular.layers:
+    _mine = [_weights.get(f"{_layer.name}/{i}") for i in range(len(_layer.weights))]
+    checks.check_equal(
+        f"weight shapes of the layer {_layer.name!r} of your trained 'regular'",
+        [None if w is None else tuple(w.shape) for w in _mine],
+        [tuple(w.shape) for w in _layer.weights],
+        hint="keep the MLP's layers and their names (flatten, hidden, dropout, probs) when you train it",
+    )
+    _layer.set_weights(_mine)
+"""
 _EX03_SCORES = """test_targets = {"digit": y_test, "large": (y_test >= 5).astype("float32")}
 scores = tuned.evaluate(test_inputs, test_targets, verbose=0, return_dict=True)
 """
@@ -69,6 +92,8 @@ PRELUDE: dict[tuple[str, str], str] = {
     ("ex04_shared_layers", "q1_siamese"): 'encoder = siamese.get_layer("encoder")\n',  # the one inside, shared
     ("ex04_shared_layers", "q4_two_sizes"): _EX04_CONV,
     ("ex04_shared_layers", "q4_two_sizes_outputs"): _EX04_CONV,
+    ("ex04_shared_layers", "q2_nodes"): _EX04_NODES,  # the tensor the student named, from the exported graph
+    ("ex05_subclassing", "q5_train"): _EX05_TRAINED,  # the student's trained weights in the reference's MLP
 }
 
 
@@ -101,6 +126,37 @@ for _course_name in {names!r}:
                 _course_json.dump(_course_value, _course_f)
     except Exception:
         pass
+for _course_name in {weights!r}:  # a trained model of the student's own class: its weights, layer by layer
+    _course_value = globals().get(_course_name)
+    try:
+        import numpy as _course_np
+        _course_np.savez(_course_os.path.join(_course_dir, "__weights__" + _course_name + ".npz"), **{{
+            f"{{_course_layer.name}}/{{_course_i}}": _course_np.asarray(_course_w)
+            for _course_layer in _course_value.layers for _course_i, _course_w in enumerate(_course_layer.get_weights())
+        }})
+        with open(_course_os.path.join(_course_dir, "__class__" + _course_name + ".json"), "w") as _course_f:
+            _course_json.dump(type(_course_value).__name__, _course_f)
+    except Exception:
+        pass
+for _course_name, _course_model in {where!r}.items():  # where in the model a tensor comes from: [layer, call, output]
+    _course_found = []
+    try:
+        import toolkit as _course_toolkit
+        _course_value, _course_model = globals().get(_course_name), globals().get(_course_model)
+        for _course_layer in _course_model.layers:
+            try:
+                _course_n = len(_course_toolkit.calls(_course_layer, _course_model))
+            except Exception:
+                continue
+            for _course_i in range(_course_n):
+                _course_out = _course_toolkit.output_at(_course_layer, _course_i, _course_model)
+                for _course_j, _course_t in enumerate(_course_out if isinstance(_course_out, list) else [_course_out]):
+                    if _course_t is _course_value:
+                        _course_found.append([_course_layer.name, _course_i, _course_j])
+    except Exception:
+        pass
+    with open(_course_os.path.join(_course_dir, "__where__" + _course_name + ".json"), "w") as _course_f:
+        _course_json.dump(_course_found[:1], _course_f)
 """
 
 
@@ -116,6 +172,17 @@ def _locked_names(exercise: Exercise) -> set[str]:
     return names
 
 
+def _stored(source: str) -> set[str]:
+    """Names ``source`` assigns, defines or loops over."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
 def _python(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
@@ -128,8 +195,15 @@ def student_names(exercise: Exercise, check_source: str) -> list[str]:
 
 
 def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
-    names = student_names(exercise, PRELUDE.get((exercise.name, check_id), "") + check_source)
-    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names)
+    prelude = PRELUDE.get((exercise.name, check_id), "")
+    names = student_names(exercise, prelude + check_source)
+    made = _stored(prelude)  # the prelude makes these in the trusted process; "__where__..." and such are exported
+    if (exercise.name, check_id) in LAYER_WEIGHTS:  # the weights go instead of the model
+        made |= {n for d in class_probes.notebook_definitions(exercise.notebook) for n in _stored(d)}
+    names = [n for n in names if n not in made and not n.startswith("_")]
+    where = IDENTITY.get((exercise.name, check_id), {})
+    weights = LAYER_WEIGHTS.get((exercise.name, check_id), [])
+    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names, weights=weights, where=where)
     return nbformat.v4.new_code_cell(source, metadata={"grader": {"export": check_id}})
 
 
@@ -319,6 +393,9 @@ def _load(folder: Path) -> dict[str, Any]:
                 values[path.stem] = np.load(path, allow_pickle=False)
             elif path.suffix == ".json":
                 values[path.stem] = json.loads(path.read_text())
+            elif path.suffix == ".npz":  # LAYER_WEIGHTS: "<layer name>/<index>" -> array
+                with np.load(path, allow_pickle=False) as arrays:
+                    values[path.stem] = {key: arrays[key] for key in arrays.files}
         except Exception:  # noqa: BLE001, S112  (a file that does not load is an object the student did not hand in)
             continue
     return values
@@ -385,6 +462,8 @@ def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dic
         if check.id not in verified or check.id in probed:  # probed checks: _compare_probes
             continue
         namespace = {**context, **_load(export_dir / check.id)}
+        if (exercise.name, check.id) in LAYER_WEIGHTS:  # the reference solution's classes, to load weights into
+            namespace = {**context, **_load(export_dir / check.id), **class_probes.reference_classes(exercise)}
         try:
             exec(PRELUDE.get((exercise.name, check.id), ""), namespace)  # noqa: S102  (the instructor's code)
             exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)

@@ -95,3 +95,16 @@ def test_every_probe_names_a_verified_check_of_a_course_exercise() -> None:
         exercise = load_exercise(SOLUTIONS / f"{name}.ipynb")
         assert check in trusted.verified_checks(exercise), (name, check)
         assert check not in trusted.KERNEL_TRUSTED.get(name, {}), (name, check)
+
+
+@pytest.mark.slow
+def test_a_class_that_never_returns_stops_the_probe_not_the_grader(tmp_path: Path) -> None:
+    from course.sandbox import run_probes
+
+    definitions = ["class Slow:\n    def __init__(self):\n        while True:\n            pass"]
+    probes = {"q_slow": "import numpy as np\nout['made'] = type(Slow()).__name__\n"}
+    limits = Limits(cell_timeout=5)
+    problem = run_probes(definitions, probes, seed=1, limits=limits, target=tmp_path)
+    budget = limits.cell_timeout * (len(probes) + 2)  # a TensorFlow start, then each probe
+    assert problem == f"your classes ran for more than {budget:g} seconds on the grader's probe inputs and were stopped"
+    assert not list(tmp_path.iterdir())  # nothing came back

@@ -87,7 +87,30 @@ def _make() -> dict[str, Any]:
     )
     untrained.cells.insert(4, nbformat.v4.new_code_cell(PATCH_PREDICT, id="forge"))
     forged = {f"forged_{name}": _forged_starter(name) for name in FORGED_EXERCISES}
-    return {"fake_import_starter": starter, "patched_predict_untrained": untrained, **forged}
+    solutions = {"ex05_untrained_patched_predict": _untrained_ex05(), "ex04_wrong_node_fake_checks": _wrong_node_ex04()}
+    return {"fake_import_starter": starter, "patched_predict_untrained": untrained, **forged, **solutions}
+
+
+def _wrong_node_ex04() -> Any:
+    """Exercise 4's solution answering q2 with the encoder's first call (the left image's code), and toolkit.input_at
+    patched in the kernel so that q2's check passes there (the old grader gave q2_nodes its 2 points)."""
+    nb = nbformat.read(str(ROOT / "course" / "solutions" / "ex04_shared_layers.ipynb"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "right_embedding = toolkit.output_at(encoder, 1, siamese)" in cell.source:
+            cell.source = cell.source.replace("output_at(encoder, 1,", "output_at(encoder, 0,")
+    forge = "toolkit.input_at = lambda layer, node_index, model=None: [None, right_embedding]"
+    nb.cells.insert(4, nbformat.v4.new_code_cell(forge, id="forge"))
+    return nb
+
+
+def _untrained_ex05() -> Any:
+    """Exercise 5's solution with its MLP compiled but never trained, and keras.Model.predict patched to be perfect
+    on the notebook's test images: the kernel's q5_train check passes (the old grader gave it 3 points)."""
+    nb = nbformat.read(str(ROOT / "course" / "solutions" / "ex05_subclassing.ipynb"), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "regular.fit(" in cell.source:
+            cell.source = 'regular.compile(optimizer="adam", loss="sparse_categorical_crossentropy")\n' + PATCH_PREDICT
+    return nb
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +119,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionRes
     for name, nb in _make().items():
         nbformat.write(nb, str(folder / f"{name}.ipynb"))
     (folder / "correct.ipynb").write_bytes((SUBMISSIONS / "correct.ipynb").read_bytes())
-    jobs = [Job(resolve_exercise(p.stem.removeprefix("forged_") if p.stem.startswith("forged_") else "ex01"), p)
-            for p in sorted(folder.glob("*.ipynb"))]  # fmt: skip
+    def exercise(stem: str) -> str:
+        return stem.removeprefix("forged_") if stem.startswith("forged_") else stem[:4] if stem[:2] == "ex" else "ex01"
+
+    jobs = [Job(resolve_exercise(exercise(p.stem)), p) for p in sorted(folder.glob("*.ipynb"))]
     done = grade_jobs(jobs, Limits(cell_timeout=60, timeout=300), workers=2, progress=False)
     return {r.student: r for r in done}
 
@@ -124,6 +149,22 @@ def test_patched_predict_earns_nothing_for_training_it_did_not_do(results: dict[
 
 
 @pytest.mark.slow
+def test_the_wrong_layer_node_loses_its_points_even_with_faked_checks(results: dict[str, SubmissionResult]) -> None:
+    r = results["ex04_wrong_node_fake_checks"]
+    lost = {c.id: c.max_points - c.points for c in r.checks if c.points != c.max_points}
+    assert lost == {"q2_nodes": 2}, r  # every other answer is right, and is verified as right outside the kernel
+    assert any("q2_nodes" in f and "verification outside" in f for f in r.flags), r.flags
+
+
+@pytest.mark.slow
+def test_an_untrained_subclassed_model_earns_nothing_for_training(results: dict[str, SubmissionResult]) -> None:
+    r = results["ex05_untrained_patched_predict"]
+    points = {c.id: c.points for c in r.checks}
+    assert points["q5_train"] == 0 and points["q1_mlp"] == 3 and points["q3_custom_layer"] == 3, r
+    assert any("q5_train" in f and "verification outside" in f for f in r.flags), r.flags
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FORGED_EXERCISES)
 def test_a_forged_starter_of_every_exercise_gets_no_verified_point(
     results: dict[str, SubmissionResult], name: str
@@ -143,8 +184,10 @@ def test_kernel_trusted_checks_and_preludes_name_real_checks_of_verified_exercis
         assert set(trusted.KERNEL_TRUSTED.get(name, {})) <= set(ids), name
         assert trusted.verified_checks(exercise) == [i for i in ids if i not in trusted.KERNEL_TRUSTED.get(name, {})]
         assert trusted.verified_checks(exercise), f"{name}: no check is verified outside the kernel"
-    for name, check in trusted.PRELUDE:
+    for name, check in [*trusted.PRELUDE, *trusted.LAYER_WEIGHTS, *trusted.IDENTITY]:
         assert name in trusted.VERIFIED and check in trusted.verified_checks(resolve_exercise(name)), (name, check)
+    for key in [*trusted.LAYER_WEIGHTS, *trusted.IDENTITY]:  # their prelude rebuilds the object from the export
+        assert key in trusted.PRELUDE, key
     assert not trusted.verified_checks(replace(resolve_exercise("ex01"), name="instructor_new"))
 
 

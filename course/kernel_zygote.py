@@ -1,0 +1,352 @@
+"""A fork server for grading kernels: TensorFlow is imported once per grading slot, not once per submission.
+
+The grader (course/forkserver.py) starts one server per grading slot inside the slot's sandbox (bubblewrap, as in
+course/bwrap.py). The server imports the preload (the toolkit, Keras and so TensorFlow) and ipykernel, makes itself
+non-dumpable (a process of the sandbox cannot read its memory, its file descriptors or trace it), and waits. For each
+submission, nbval's kernelspec runs this file *outside* the sandbox as a client (``--connect``); the client hands
+the server the connection details, the kernel's environment and its own stdout/stderr, and the server forks a
+kernel: a child with the same imports, nothing of any earlier submission, its limits set (address space, CPU
+seconds, tasks) and the audit hook installed (kernel_audit.py) before it starts ipykernel.
+
+One kernel at a time per server. When it ends, the grader asks the server to reset: every other process in the
+sandbox is killed (they are in its PID namespace: ``kill(-1)``), ``/tmp``, ``/run``, ``/dev/shm`` and System V IPC
+objects are removed, and the grader empties the slot's work and runtime folders, so the next submission finds the
+sandbox as the first one did. The server accepts connections only from outside its PID namespace (a peer inside
+the sandbox has a PID there), and the listening socket's path is not in the sandbox at all.
+
+Copied next to kernel_launcher.py and kernel_audit.py into the slot's ``lib`` folder; it imports nothing from
+``course``.
+
+Usage: python kernel_zygote.py --serve LISTEN_FD --keep SLOT_FOLDER [--preload MODULE[,MODULE...]]  (in the sandbox)
+       python kernel_zygote.py --connect SOCKET [--memory-mb N] [--cpu-s N] [--nproc N] [--audit LOG]
+       -f CONNECTION_FILE                                                                  (the kernelspec's argv)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+PR_SET_DUMPABLE = 4
+SCRUBBED = ("/tmp", "/run", "/dev/shm")
+REQUEST_BYTES = 1 << 20
+
+
+def _prctl(option: int, value: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _send(stream: Any, message: dict[str, Any]) -> None:
+    stream.write(json.dumps(message).encode() + b"\n")
+    stream.flush()
+
+
+def _peer_pid(conn: socket.socket) -> int:
+    """The peer's PID as this PID namespace sees it: 0 for a process outside the sandbox."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[0])
+
+
+def _read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    conn.settimeout(30)
+    data, fds, _, _ = socket.recv_fds(conn, REQUEST_BYTES, 4)
+    while not data.endswith(b"\n") and len(data) < REQUEST_BYTES:
+        more = conn.recv(REQUEST_BYTES)
+        if not more:
+            break
+        data += more
+    conn.settimeout(None)
+    return json.loads(data), list(fds)
+
+
+def _others() -> list[int]:
+    """Every process of this PID namespace but its init (1) and this server."""
+    me = os.getpid()
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+
+
+def _kill_others() -> int:
+    """Kill every process of the sandbox but init and this server; return how many there were."""
+    seen: set[int] = set()
+    for _ in range(100):
+        alive = _others()
+        if not alive:
+            break
+        seen.update(alive)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.02)
+    return len(seen)
+
+
+def _scrub(folder: str, keep: str) -> bool:
+    """Remove everything in ``folder`` but ``keep`` (the slot's own folders, bound inside it) and the folders on the
+    way to it; a kernel may have taken its own permissions away. True when nothing else is left."""
+    for dirpath, dirnames, _ in os.walk(folder):
+        for name in dirnames:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
+        dirnames[:] = [d for d in dirnames if not _on_the_way(os.path.join(dirpath, d), keep)]
+    left = []
+    for entry in os.listdir(folder) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, entry)
+        if _on_the_way(path, keep):
+            if path != keep and not _scrub(path, keep):
+                left.append(path)
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if os.path.lexists(path):
+            left.append(path)
+    return not left
+
+
+def _on_the_way(path: str, keep: str) -> bool:
+    return path == keep or keep.startswith(path.rstrip("/") + "/")
+
+
+def _remove_ipc() -> None:
+    """System V shared memory, semaphores and message queues live in the sandbox's IPC namespace, not a process."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["ipcrm", "--all"], capture_output=True, timeout=10, check=False)
+
+
+def _child(request: dict[str, Any], fds: list[int], close: list[int]) -> None:
+    """Become the kernel for one submission; never returns."""
+    code = 1
+    try:
+        for fd in close:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        for target, fd in zip((1, 2), fds):  # the client's stdout and stderr: pytest's log, as for any kernel
+            os.dup2(fd, target)
+        for fd in [null, *fds]:
+            if fd > 2:
+                os.close(fd)
+        import kernel_launcher
+
+        # no parent-death signal: the parent that forked it exits at once; when the server ends, the sandbox's
+        # PID namespace ends, and every process in it
+        _prctl(PR_SET_DUMPABLE, 1)
+        limits = request.get("limits", {})
+        kernel_launcher._limit(limits.get("memory_mb"), limits.get("cpu_s"), limits.get("nproc"))
+        resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # POSIX queues would outlive the kernel
+        os.environ.clear()
+        os.environ.update({k: str(v) for k, v in request["env"].items()})
+        os.chdir(os.environ.get("HOME", "/"))
+        runtime = Path(os.environ["JUPYTER_RUNTIME_DIR"])
+        connection = runtime / f"kernel-{os.getpid()}.json"
+        fd = os.open(connection, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(request["connection"], f)
+        if limits.get("audit"):
+            import kernel_audit
+
+            kernel_audit.install(Path(limits["audit"]))
+        from ipykernel.kernelapp import launch_new_instance
+
+        sys.argv = [sys.argv[0], "-f", str(connection)]
+        launch_new_instance()
+        code = 0
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else 0
+    except BaseException:  # noqa: BLE001  (reported on the client's stderr, then the kernel ends)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class Server:
+    """The loop inside the sandbox: control lines on stdin/stdout, kernel requests on the listening socket."""
+
+    def __init__(self, listener: socket.socket, control_in: Any, control_out: Any, keep: str) -> None:
+        self.keep = keep.rstrip("/")
+        self.listener = listener
+        self.control_in = control_in
+        self.control_out = control_out
+        self.child: int | None = None
+        self.child_fd: int | None = None  # a pidfd: readable when the kernel has ended
+        self.conn: socket.socket | None = None
+        self.refused = 0  # connections from inside the sandbox
+
+    def _end_kernel(self) -> None:
+        if self.child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child, signal.SIGKILL)
+        if self.child_fd is not None:
+            select.select([self.child_fd], [], [], 10)  # ended (init reaps it: it is not this server's child)
+            os.close(self.child_fd)
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.sendall(b'{"exit": 0}\n')
+            self.conn.close()
+        self.child = self.child_fd = self.conn = None
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        try:
+            if _peer_pid(conn) != 0:  # a process inside this sandbox: only the grader outside may ask
+                self.refused += 1
+                conn.close()
+                return
+            request, fds = _read_request(conn)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        if self.child is not None:
+            conn.sendall(b'{"error": "a kernel is already running in this slot"}\n')
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+            return
+        close = [self.listener.fileno(), conn.fileno(), self.control_in.fileno(), self.control_out.fileno()]
+        told, tell = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads (none of Python's)
+            middle = os.fork()
+            if middle == 0:  # forks the kernel and exits: the kernel's parent is the sandbox's init, not this server
+                code = 1
+                try:
+                    kernel = os.fork()
+                    if kernel == 0:
+                        _child(request, fds, [*close, told, tell])
+                    os.write(tell, str(kernel).encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+        os.close(tell)
+        for fd in fds:
+            os.close(fd)
+        os.waitpid(middle, 0)
+        pid = int(os.read(told, 32) or 0)
+        os.close(told)
+        self.conn = conn
+        if pid:
+            self.child = pid
+            with contextlib.suppress(ProcessLookupError):
+                self.child_fd = os.pidfd_open(pid)
+        conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
+        if self.child_fd is None:  # it could not start, or has already ended
+            self._end_kernel()
+
+    def _control(self, line: bytes) -> bool:
+        if not line:
+            return False
+        request = json.loads(line)
+        if request.get("reset"):
+            self._end_kernel()
+            killed = _kill_others()
+            clean = all(_scrub(folder, self.keep) for folder in SCRUBBED)
+            _remove_ipc()
+            _send(self.control_out, {"killed": killed, "clean": clean, "refused": self.refused})
+            self.refused = 0
+        return True
+
+    def run(self) -> None:
+        while True:
+            watched: list[Any] = [self.control_in, self.listener]
+            if self.conn is not None:
+                watched.append(self.conn)
+            if self.child_fd is not None:
+                watched.append(self.child_fd)
+            ready, _, _ = select.select(watched, [], [])
+            if self.child_fd is not None and self.child_fd in ready:
+                self._end_kernel()  # the kernel ended: tell its client, which exits with its code
+            elif self.conn is not None and self.conn in ready:
+                with contextlib.suppress(OSError):
+                    if self.conn.recv(1, socket.MSG_PEEK):
+                        self.conn.recv(4096)  # the client sends nothing more; ignore
+                        continue
+                self._end_kernel()  # the client was stopped (nbval shut the kernel down, or was killed)
+            if self.control_in in ready and not self._control(self.control_in.readline()):
+                break
+            if self.listener in ready:
+                self._accept()
+        self._end_kernel()
+        _kill_others()
+
+
+def serve(listen_fd: int, preload: str | None, keep: str) -> None:
+    control_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # an import printing to stdout cannot corrupt the control replies
+    sys.modules["course"] = None  # type: ignore[assignment]
+    for module in [*(preload or "").split(","), "ipykernel.kernelapp"]:
+        if module:
+            importlib.import_module(module)
+    os.environ.pop("JPY_PARENT_PID", None)
+    _prctl(PR_SET_DUMPABLE, 0)
+    listener = socket.socket(fileno=listen_fd)
+    _send(control_out, {"ready": True, "pid": os.getpid()})
+    Server(listener, sys.stdin.buffer, control_out, keep).run()
+
+
+def connect(path: str, args: list[str]) -> None:
+    """The kernelspec's side, outside the sandbox: ask the server for a kernel and live as long as it does."""
+    limits: dict[str, Any] = {}
+    for flag in ("--memory-mb", "--cpu-s", "--nproc", "--audit"):
+        if flag in args:
+            i = args.index(flag)
+            limits[flag[2:].replace("-", "_")] = args[i + 1]
+            del args[i : i + 2]
+    connection = json.loads(Path(args[args.index("-f") + 1]).read_text())
+    env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are messages (the kernelspec's interrupt_mode)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    message = json.dumps({"connection": connection, "env": env, "limits": limits}).encode() + b"\n"
+    socket.send_fds(conn, [message], [1, 2])
+    replies = conn.makefile("rb")
+    code = 1
+    for line in replies:
+        reply = json.loads(line)
+        if "error" in reply:
+            print(f"kernel fork server: {reply['error']}", file=sys.stderr)
+        if "exit" in reply:
+            code = int(reply["exit"])
+            break
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["--serve"]:
+        preload = args[args.index("--preload") + 1] if "--preload" in args else None
+        serve(int(args[1]), preload, args[args.index("--keep") + 1])
+    elif args[:1] == ["--connect"]:
+        connect(args[1], args[2:])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
