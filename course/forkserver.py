@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from course import bwrap, pids
+from course.kernel_zygote import empty
 
 if TYPE_CHECKING:
     from course.sandbox import Limits
 
-HERE = Path(__file__).resolve().parent
 SCRIPTS = ("kernel_launcher.py", "kernel_audit.py", "kernel_zygote.py")
 START_TIMEOUT = 300.0
 RESET_TIMEOUT = 60.0
@@ -41,39 +41,25 @@ MAX_JOBS = 200  # a slot is replaced after this many submissions (memory the ser
 MAX_IDLE = 4  # idle slots kept at most, over all limits (a grading run uses one set of limits)
 
 
+FIX = "grade again; if it happens again, run `make doctor` and see course/GUIDE.md, section 6.1"
+
+
 class SlotFailure(RuntimeError):
     """The fork server did not start or did not answer: a grader error (retried), never the student's fault."""
-
-
-def _empty(folder: Path) -> bool:
-    """Remove everything in ``folder`` (giving back permissions a kernel took away); True when it is empty."""
-    for dirpath, dirnames, _ in os.walk(folder):
-        for name in dirnames:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
-    for entry in list(folder.iterdir()):
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                entry.unlink()
-    return not any(folder.iterdir())
 
 
 class Slot:
     """One long-lived sandbox with a fork server in it; see the module's docstring."""
 
     def __init__(self, limits: Limits) -> None:
-        from course.sandbox import _readonly, _toolkit_dir, _user_ids, kernel_env
+        from course.sandbox import _readonly, _user_ids, as_user, kernel_env, private_lib
 
         self.limits = limits
         self.jobs = 0
         self.root = Path(tempfile.mkdtemp(prefix="course-slot-"))
         self.work, self.runtime = self.root / "work", self.root / "runtime"
         lib = self.root / "lib"
-        shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
-        for name in SCRIPTS:
-            shutil.copyfile(HERE / name, lib / name)
+        private_lib(lib, *SCRIPTS)
         self.work.mkdir()
         self.runtime.mkdir(mode=0o700)
         ctl = self.root / "ctl"
@@ -90,7 +76,7 @@ class Slot:
             os.chown(self.work, uid, gid)
             os.chown(self.runtime, uid, gid)
             os.chmod(self.root, 0o711)
-            prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+            prefix = as_user(uid, gid)
         # the server and every kernel it forks count against one group; a kernel may use max_processes of them
         self.group = pids.PidsGroup.create(limits.max_processes + 8)
         if self.group is not None:
@@ -116,7 +102,7 @@ class Slot:
             return
         reply = self._reply(timeout)
         if not reply.get("ready"):
-            raise SlotFailure(f"the kernel fork server did not start ({self._log_tail()})")
+            raise SlotFailure(f"the kernel fork server did not start ({self._log_tail()}); {FIX}")
         if self.group is not None:  # the server's own tasks, plus max_processes for each kernel it forks
             self.group.allow_more(self.limits.max_processes)
         self.ready.set()
@@ -128,7 +114,7 @@ class Slot:
         if not line.startswith(b"{"):
             self.close()
             what = "did not answer in time" if not ready else "ended"
-            raise SlotFailure(f"the kernel fork server {what} ({self._log_tail()})")
+            raise SlotFailure(f"the kernel fork server {what} ({self._log_tail()}); {FIX}")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
@@ -190,7 +176,7 @@ class Slot:
         self.jobs += 1
         if not self.alive():
             raise SlotFailure("the kernel fork server had ended")
-        if not (self.clean and _empty(self.work) and _empty(self.runtime)):
+        if not (self.clean and empty(str(self.work)) and empty(str(self.runtime))):
             self.close()
             raise SlotFailure("a submission left files the grader could not remove; its slot was closed")
 

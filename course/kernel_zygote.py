@@ -98,9 +98,10 @@ def _kill_others() -> int:
     return len(seen)
 
 
-def _scrub(folder: str, keep: str) -> bool:
-    """Remove everything in ``folder`` but ``keep`` (the slot's own folders, bound inside it) and the folders on the
-    way to it; a kernel may have taken its own permissions away. True when nothing else is left."""
+def empty(folder: str, keep: str | None = None) -> bool:
+    """Remove everything in ``folder`` but ``keep`` (the slot's own folders, bound inside the sandbox) and the
+    folders on the way to it, giving back permissions a kernel took away first; True when nothing else is left.
+    The grader empties the slot's work and runtime folders with it too (course/forkserver.py)."""
     for dirpath, dirnames, _ in os.walk(folder):
         for name in dirnames:
             with contextlib.suppress(OSError):
@@ -110,7 +111,7 @@ def _scrub(folder: str, keep: str) -> bool:
     for entry in os.listdir(folder) if os.path.isdir(folder) else []:
         path = os.path.join(folder, entry)
         if _on_the_way(path, keep):
-            if path != keep and not _scrub(path, keep):
+            if path != keep and not empty(path, keep):
                 left.append(path)
             continue
         if os.path.isdir(path) and not os.path.islink(path):
@@ -123,8 +124,8 @@ def _scrub(folder: str, keep: str) -> bool:
     return not left
 
 
-def _on_the_way(path: str, keep: str) -> bool:
-    return path == keep or keep.startswith(path.rstrip("/") + "/")
+def _on_the_way(path: str, keep: str | None) -> bool:
+    return keep is not None and (path == keep or keep.startswith(path.rstrip("/") + "/"))
 
 
 def _remove_ipc() -> None:
@@ -266,7 +267,7 @@ class Server:
         if request.get("reset"):
             self._end_kernel()
             killed = _kill_others()
-            clean = all(_scrub(folder, self.keep) for folder in SCRUBBED)
+            clean = all(empty(folder, self.keep) for folder in SCRUBBED)
             _remove_ipc()
             _send(self.control_out, {"killed": killed, "clean": clean, "refused": self.refused})
             self.refused = 0
@@ -312,12 +313,10 @@ def serve(listen_fd: int, preload: str | None, keep: str) -> None:
 
 def connect(path: str, args: list[str]) -> None:
     """The kernelspec's side, outside the sandbox: ask the server for a kernel and live as long as it does."""
-    limits: dict[str, Any] = {}
-    for flag in ("--memory-mb", "--cpu-s", "--nproc", "--audit"):
-        if flag in args:
-            i = args.index(flag)
-            limits[flag[2:].replace("-", "_")] = args[i + 1]
-            del args[i : i + 2]
+    import kernel_launcher  # next to this file
+
+    limits = {flag[2:].replace("-", "_"): kernel_launcher._take(args, flag)
+              for flag in ("--memory-mb", "--cpu-s", "--nproc", "--audit")}  # fmt: skip
     connection = json.loads(Path(args[args.index("-f") + 1]).read_text())
     env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are messages (the kernelspec's interrupt_mode)

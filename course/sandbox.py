@@ -194,6 +194,60 @@ def kernel_env(work: Path, runtime: Path, limits: Limits, root: Path | None = No
     return env
 
 
+def private_lib(lib: Path, *scripts: str) -> None:
+    """What a sandboxed process may import: a private copy of the toolkit and the named scripts of ``course``."""
+    shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
+    for name in scripts:
+        shutil.copyfile(HERE / name, lib / name)
+
+
+def as_user(uid: int, gid: int) -> list[str]:
+    """A command prefix that runs the rest as ``uid``:``gid`` with no supplementary groups (root only)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+
+
+def _process_limit(limits: Limits, group: pids.PidsGroup | None) -> tuple[str, int | None]:
+    """How the kernel's tasks are limited (for RunOutcome) and the RLIMIT_NPROC it sets when there is no cgroup."""
+    if group is not None:
+        return f"cgroup pids.max={group.max_tasks}", None
+    if os.geteuid() != 0 or limits.user:  # RLIMIT_NPROC counts every task of the user, and never binds root
+        uid = _user_ids(limits.user)[0] if limits.user else os.geteuid()
+        nproc = _user_tasks(uid) + limits.max_processes
+        return f"RLIMIT_NPROC={nproc}", nproc
+    return "none", None
+
+
+def _launcher_argv(
+    root: Path, limits: Limits, group: pids.PidsGroup | None, nproc: int | None, cpu_s: int
+) -> list[str]:
+    """The kernelspec's command line for a kernel in a sandbox of its own (or none): kernel_launcher.py."""
+    lib, work, runtime = root / "lib", root / "work", root / "runtime"
+    argv = [sys.executable, str(lib / "kernel_launcher.py")]
+    prefix: list[str] = []
+    if limits.user:
+        uid, gid = _user_ids(limits.user)
+        os.chown(work, uid, gid)
+        os.chmod(root, 0o711)
+        if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
+            os.chown(runtime, uid, gid)
+            # jupyter_client writes the connection file as root, mode 0600: the launcher hands a copy to the
+            # user (still root, outside the sandbox), then becomes the user and starts bwrap
+            prefix = [sys.executable, str(lib / "kernel_launcher.py"), "--handover", f"{uid}:{gid}", "--"]
+            prefix += as_user(uid, gid)
+        else:
+            argv += ["--drop", f"{uid}:{gid}"]
+    if limits.sandbox:
+        prefix += bwrap.command(root, work, runtime, _readonly(lib))
+    argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(cpu_s)]
+    if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
+        argv = [*group.join_prefix(), *argv]
+    if nproc is not None:
+        argv += ["--nproc", str(nproc)]
+    if limits.preload:
+        argv += ["--preload", limits.preload]
+    return [*argv, "--audit", str(work / kernel_audit.LOG_NAME)]
+
+
 def _prepare(
     root: Path, nb: Any, limits: Limits, group: pids.PidsGroup | None = None, slot: forkserver.Slot | None = None
 ) -> tuple[Path, dict[str, str], str]:
@@ -204,56 +258,18 @@ def _prepare(
     """
     (root / "plugin").mkdir()
     shutil.copyfile(nbval_plugin.__file__, root / "plugin" / "_course_nbval_plugin.py")
+    cpu_s = int(limits.timeout * 2) + 60
     if slot is not None:
         work, runtime = slot.work, slot.runtime
+        process_limit, nproc = _process_limit(limits, slot.group)
+        argv = slot.client_argv(work / kernel_audit.LOG_NAME, cpu_s, nproc)
     else:
-        lib = root / "lib"
-        shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
-        shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")
-        shutil.copyfile(HERE / "kernel_audit.py", lib / "kernel_audit.py")
+        private_lib(root / "lib", "kernel_launcher.py", "kernel_audit.py")
         work, runtime = root / "work", root / "runtime"
         work.mkdir()
         runtime.mkdir(mode=0o700)
-    cpu_s = int(limits.timeout * 2) + 60
-    nproc = None
-    if slot is None and group is not None:
-        process_limit = f"cgroup pids.max={group.max_tasks}"
-    elif slot is not None and slot.group is not None:
-        process_limit = f"cgroup pids.max={slot.group.max_tasks}"
-    elif os.geteuid() != 0 or limits.user:  # RLIMIT_NPROC counts every task of the user, and never binds root
-        uid = _user_ids(limits.user)[0] if limits.user else os.geteuid()
-        nproc = _user_tasks(uid) + limits.max_processes
-        process_limit = f"RLIMIT_NPROC={nproc}"
-    else:
-        process_limit = "none"
-    if slot is not None:
-        argv = slot.client_argv(work / kernel_audit.LOG_NAME, cpu_s, nproc)
-    else:
-        lib = root / "lib"
-        argv = [sys.executable, str(lib / "kernel_launcher.py")]
-        prefix: list[str] = []
-        if limits.user:
-            uid, gid = _user_ids(limits.user)
-            os.chown(work, uid, gid)
-            os.chmod(root, 0o711)
-            if limits.sandbox:  # become the user first, then let bwrap build the sandbox as that user
-                os.chown(runtime, uid, gid)
-                # jupyter_client writes the connection file as root, mode 0600: the launcher hands a copy to the
-                # user (still root, outside the sandbox), then becomes the user and starts bwrap
-                prefix = [sys.executable, str(lib / "kernel_launcher.py"), "--handover", f"{uid}:{gid}", "--"]
-                prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
-            else:
-                argv += ["--drop", f"{uid}:{gid}"]
-        if limits.sandbox:
-            prefix += bwrap.command(root, work, runtime, _readonly(lib))
-        argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(cpu_s)]
-        if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
-            argv = [*group.join_prefix(), *argv]
-        if nproc is not None:
-            argv += ["--nproc", str(nproc)]
-        if limits.preload:
-            argv += ["--preload", limits.preload]
-        argv += ["--audit", str(work / kernel_audit.LOG_NAME)]
+        process_limit, nproc = _process_limit(limits, group)
+        argv = _launcher_argv(root, limits, group, nproc, cpu_s)
     spec_dir = root / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
@@ -417,9 +433,7 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
     group = pids.PidsGroup.create(limits.max_processes)
     try:
         lib = root / "lib"
-        shutil.copytree(_toolkit_dir(), lib / "toolkit", ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
-        shutil.copyfile(HERE / "probe_runner.py", lib / "probe_runner.py")
-        shutil.copyfile(HERE / "kernel_launcher.py", lib / "kernel_launcher.py")  # the runner's limits
+        private_lib(lib, "probe_runner.py", "kernel_launcher.py")  # the runner takes its limits from the launcher
         work, runtime = root / "work", root / "runtime"
         work.mkdir()
         runtime.mkdir(mode=0o700)
@@ -431,7 +445,7 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
             uid, gid = _user_ids(limits.user)
             os.chown(work, uid, gid)
             os.chmod(root, 0o711)
-            prefix = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+            prefix = as_user(uid, gid)
         if limits.sandbox:
             prefix += bwrap.command(root, work, runtime, _readonly(lib))
         if group is not None:
