@@ -81,8 +81,7 @@ class Slot:
         self.group = pids.PidsGroup.create(limits.max_processes + 8)
         if self.group is not None:
             prefix = [*self.group.join_prefix(), *prefix]
-        argv = [sys.executable, str(lib / "kernel_zygote.py"), "--serve", str(self.listener.fileno()),
-                "--keep", str(self.root)]  # fmt: skip
+        argv = [sys.executable, str(lib / "kernel_zygote.py"), "--serve", str(self.listener.fileno())]
         if limits.preload:
             argv += ["--preload", limits.preload]
         env = kernel_env(self.work, self.runtime, limits)
@@ -207,7 +206,8 @@ class SlotPool:
 
     @staticmethod
     def key(limits: Limits) -> tuple[Any, ...]:
-        return (limits.user, limits.preload, limits.memory_mb, limits.max_processes, limits.threads)
+        data = tuple(os.environ.get(k) for k in ("KERAS_COURSE_DATA", "KERAS_COURSE_CACHE"))  # bound at start
+        return (limits.user, limits.preload, limits.memory_mb, limits.max_processes, limits.threads, data)
 
     def take(self, limits: Limits) -> Slot:
         with self._lock:

@@ -17,7 +17,7 @@ the sandbox has a PID there), and the listening socket's path is not in the sand
 Copied next to kernel_launcher.py and kernel_audit.py into the slot's ``lib`` folder; it imports nothing from
 ``course``.
 
-Usage: python kernel_zygote.py --serve LISTEN_FD --keep SLOT_FOLDER [--preload MODULE[,MODULE...]]  (in the sandbox)
+Usage: python kernel_zygote.py --serve LISTEN_FD [--preload MODULE[,MODULE...]]           (inside the sandbox)
        python kernel_zygote.py --connect SOCKET [--memory-mb N] [--cpu-s N] [--nproc N] [--audit LOG]
        -f CONNECTION_FILE                                                                  (the kernelspec's argv)
 """
@@ -34,6 +34,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -98,34 +99,91 @@ def _kill_others() -> int:
     return len(seen)
 
 
-def empty(folder: str, keep: str | None = None) -> bool:
-    """Remove everything in ``folder`` but ``keep`` (the slot's own folders, bound inside the sandbox) and the
-    folders on the way to it, giving back permissions a kernel took away first; True when nothing else is left.
-    The grader empties the slot's work and runtime folders with it too (course/forkserver.py)."""
+def empty(folder: str) -> bool:
+    """Remove everything in ``folder``, giving back permissions a kernel took away first; True when it is empty.
+    The grader empties a slot's work and runtime folders with it (course/forkserver.py)."""
     for dirpath, dirnames, _ in os.walk(folder):
         for name in dirnames:
             with contextlib.suppress(OSError):
                 os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
-        dirnames[:] = [d for d in dirnames if not _on_the_way(os.path.join(dirpath, d), keep)]
-    left = []
     for entry in os.listdir(folder) if os.path.isdir(folder) else []:
-        path = os.path.join(folder, entry)
-        if _on_the_way(path, keep):
-            if path != keep and not empty(path, keep):
-                left.append(path)
-            continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
+        _remove(os.path.join(folder, entry))
+    return not os.path.isdir(folder) or not os.listdir(folder)
+
+
+def _remove(path: str) -> None:
+    """Remove a file, link or folder; a folder with a mount point in it (a bind of the sandbox) stays."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+        for dirpath, dirnames, _ in os.walk(path):
+            if any(os.path.ismount(os.path.join(dirpath, d)) for d in dirnames):
+                return
+            for name in dirnames:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+Entry = tuple[str, Any]
+
+
+def snapshot(folder: str) -> dict[str, Entry]:
+    """What ``folder`` holds: folders with their modes, links with their targets, files, and mount points (the
+    sandbox's binds, not looked into). Taken when the server starts, before any kernel ran."""
+    found: dict[str, Entry] = {}
+    if not os.path.isdir(folder):
+        return found
+    found[folder] = ("dir", stat.S_IMODE(os.lstat(folder).st_mode))
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
             with contextlib.suppress(OSError):
-                os.unlink(path)
-        if os.path.lexists(path):
-            left.append(path)
-    return not left
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    found[path] = ("link", os.readlink(path))
+                elif os.path.ismount(path):
+                    found[path] = ("mount", None)
+                elif stat.S_ISDIR(mode):
+                    found[path] = ("dir", stat.S_IMODE(mode))
+                else:
+                    found[path] = ("file", None)
+        dirnames[:] = [d for d in dirnames if found.get(os.path.join(dirpath, d), ("",))[0] == "dir"]
+    return found
 
 
-def _on_the_way(path: str, keep: str | None) -> bool:
-    return keep is not None and (path == keep or keep.startswith(path.rstrip("/") + "/"))
+def restore(folder: str, pristine: dict[str, Entry]) -> bool:
+    """Make ``folder`` hold again exactly what ``pristine`` (its snapshot) says: remove what a kernel added, put
+    back folders and links it removed or changed. True when that worked (else the slot is closed)."""
+    _clear(folder, pristine)
+    for path, (kind, value) in sorted(pristine.items()):  # a folder comes before what is in it
+        with contextlib.suppress(OSError):
+            if kind == "dir":
+                if os.path.islink(path) or not os.path.isdir(path):
+                    _remove(path)
+                    os.mkdir(path)
+                os.chmod(path, value)
+            elif kind == "link" and (not os.path.islink(path) or os.readlink(path) != value):
+                _remove(path)
+                os.symlink(value, path)
+    return snapshot(folder) == pristine
+
+
+def _clear(folder: str, pristine: dict[str, Entry]) -> None:
+    if pristine.get(folder, ("",))[0] != "dir" or os.path.islink(folder) or not os.path.isdir(folder):
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(folder, 0o700)  # restore() gives it its own mode back
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        kind = pristine.get(path, ("new",))[0]
+        if kind == "dir" and not os.path.islink(path) and os.path.isdir(path):
+            _clear(path, pristine)
+        elif kind == "new":
+            _remove(path)
 
 
 def _remove_ipc() -> None:
@@ -190,8 +248,8 @@ def _child(request: dict[str, Any], fds: list[int], close: list[int]) -> None:
 class Server:
     """The loop inside the sandbox: control lines on stdin/stdout, kernel requests on the listening socket."""
 
-    def __init__(self, listener: socket.socket, control_in: Any, control_out: Any, keep: str) -> None:
-        self.keep = keep.rstrip("/")
+    def __init__(self, listener: socket.socket, control_in: Any, control_out: Any) -> None:
+        self.pristine = {folder: snapshot(folder) for folder in SCRUBBED}  # before any kernel ran
         self.listener = listener
         self.control_in = control_in
         self.control_out = control_out
@@ -267,7 +325,7 @@ class Server:
         if request.get("reset"):
             self._end_kernel()
             killed = _kill_others()
-            clean = all(empty(folder, self.keep) for folder in SCRUBBED)
+            clean = all(restore(folder, self.pristine[folder]) for folder in SCRUBBED)
             _remove_ipc()
             _send(self.control_out, {"killed": killed, "clean": clean, "refused": self.refused})
             self.refused = 0
@@ -297,7 +355,7 @@ class Server:
         _kill_others()
 
 
-def serve(listen_fd: int, preload: str | None, keep: str) -> None:
+def serve(listen_fd: int, preload: str | None) -> None:
     control_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # an import printing to stdout cannot corrupt the control replies
     sys.modules["course"] = None  # type: ignore[assignment]
@@ -308,7 +366,7 @@ def serve(listen_fd: int, preload: str | None, keep: str) -> None:
     _prctl(PR_SET_DUMPABLE, 0)
     listener = socket.socket(fileno=listen_fd)
     _send(control_out, {"ready": True, "pid": os.getpid()})
-    Server(listener, sys.stdin.buffer, control_out, keep).run()
+    Server(listener, sys.stdin.buffer, control_out).run()
 
 
 def connect(path: str, args: list[str]) -> None:
@@ -340,7 +398,7 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["--serve"]:
         preload = args[args.index("--preload") + 1] if "--preload" in args else None
-        serve(int(args[1]), preload, args[args.index("--keep") + 1])
+        serve(int(args[1]), preload)
     elif args[:1] == ["--connect"]:
         connect(args[1], args[2:])
     else:

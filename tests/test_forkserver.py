@@ -113,3 +113,28 @@ def test_a_slot_that_cannot_be_cleaned_is_never_reused(tmp_path: Path) -> None:
     (folder / "link").symlink_to("/etc/passwd")
     assert forkserver.empty(str(folder))  # permissions a kernel took away are given back first
     assert list(folder.iterdir()) == [] and Path("/etc/passwd").exists()
+
+
+@pytest.mark.slow
+def test_what_the_sandbox_binds_under_tmp_survives_a_kernel_that_removes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clone under /tmp (CI's fresh clone, for one) puts the data link and the virtual environment inside the
+    # sandbox's private /tmp; the reset between submissions must keep them, and put back what a kernel removed.
+    import os
+    import tempfile
+
+    real = Path(os.environ["KERAS_COURSE_DATA"]).resolve()
+    with tempfile.TemporaryDirectory(prefix="course-under-tmp-", dir="/tmp") as tmp:
+        link = Path(tmp) / "shared" / "data"
+        link.parent.mkdir()
+        link.symlink_to(real)
+        monkeypatch.setenv("KERAS_COURSE_DATA", str(link))
+        remove = (
+            "import os\npath = os.environ['KERAS_COURSE_DATA']\nassert os.path.islink(path), path\nos.unlink(path)\n"
+            "open(path, 'w').write('not the data')\nos.chmod(os.path.dirname(path), 0)"
+        )
+        load = "from toolkit import datasets\n(x, y), _ = datasets.load_mnist(limit=(10, 10))\nassert len(x) == 10"
+        first = run_notebook(_tiny(load, remove), LIMITS)
+        assert [(r["passed"], r["error"]) for r in _calls(first)] == [(True, None)] * 2, first.log_tail
+        second = run_notebook(_tiny(load), LIMITS)
+        assert second.slot_root == first.slot_root  # the same sandbox, made as it was
+        assert [(r["passed"], r["error"]) for r in _calls(second)] == [(True, None)], second.log_tail
