@@ -1,14 +1,15 @@
 """The kernel's sandbox: a bubblewrap (``bwrap``) command line, built from what the kernel needs and nothing else.
 
 Each kernel runs in its own user, PID, network, IPC, UTS and cgroup namespaces (``--unshare-all``): no network at
-all (not even the grader's loopback), a private ``/tmp``, its own process tree (it cannot see or signal the grader,
-nbval or classmates' kernels), and when it ends every process it started ends with it (``--die-with-parent``, and
-the PID namespace dies with its first process). The file system it sees is built from read-only binds of the
-system (``/usr``, a few files of ``/etc``), the Python installation and virtual environment, the private copy of the
-toolkit and the data folder, plus two writable folders of its own private grading folder: its work folder and the
-runtime folder holding its Jupyter sockets. The solutions, other submissions, ``--out`` and the project's source
-are simply not there. Memory and CPU time are capped by rlimits set in ``kernel_launcher.py`` before any student
-code runs.
+all (not even the grader's loopback), its own process tree (it cannot see or signal the grader, nbval or
+classmates' kernels), and when it ends every process it started ends with it (``--die-with-parent``, and the PID
+namespace dies with its first process). The file system it sees is read-only, root included: binds of the system
+(``/usr``, a few files of ``/etc``), the Python installation and virtual environment, the private copy of the
+toolkit and the exercise's data view (course/data_view.py). Writable are two folders of its own private grading
+folder, its work folder and the runtime folder holding its Jupyter sockets, and the memory-backed ``/tmp``,
+``/run`` and ``/dev/shm`` of fixed sizes. The solutions, other submissions, ``--out`` and the project's source are
+not there, and the ``course`` package's folder is shown empty wherever it lies (a wheel puts it in site-packages).
+Memory, CPU time and file size are capped by rlimits set in ``kernel_launcher.py`` before any student code runs.
 
 Kernel and nbval talk over Unix sockets in the runtime folder (``transport="ipc"``), since TCP cannot cross the
 network namespace; the sandbox plugin sets that up.
@@ -53,6 +54,18 @@ def _covered(path: Path, roots: list[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
+def scratch_sizes(tmp_mb: int) -> dict[str, int]:
+    """The sandbox's memory-backed scratch folders and their sizes in bytes: ``/tmp`` gets ``tmp_mb``, ``/dev/shm``
+    half of it and ``/run`` 16 MB. Their sum counts against the kernel's memory limit (course/sandbox.py)."""
+    return {"/tmp": tmp_mb * 2**20, "/dev/shm": tmp_mb * 2**19, "/run": 16 * 2**20}
+
+
+def hidden_folders() -> list[Path]:
+    """Folders no sandbox may see even when they lie inside a folder it shows (a wheel installs the ``course``
+    package, with the solution notebooks and their hidden checks, into the virtual environment's site-packages)."""
+    return [Path(os.path.realpath(Path(__file__).parent))]
+
+
 def command(
     root: Path,
     work: Path,
@@ -60,11 +73,18 @@ def command(
     readonly: list[Path],
     *,
     uid: int | None = None,
+    tmp_mb: int = 256,
+    hide: list[Path] | None = None,
 ) -> list[str]:
     """The bwrap prefix for a kernel whose private grading folder is ``root``.
 
     ``readonly``: extra folders to show read-only (the toolkit copy, the data folder, the data cache).
     ``uid``: the user the kernel appears as inside the sandbox (default: the caller's, or 65534 for root).
+    ``tmp_mb``: the size of ``/tmp`` (see :func:`scratch_sizes`). ``hide``: folders shown as empty and read-only
+    wherever they are (default :func:`hidden_folders`).
+    Everything but ``work``, ``runtime`` and the scratch folders is read-only: the root itself, ``/etc`` and
+    ``/dev`` included, so nothing a kernel writes outside those outlives it (the scratch folders are restored by
+    the fork server between submissions, course/kernel_zygote.py).
     """
     args = [bwrap_path(), "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
     args += ["--ro-bind", "/usr", "/usr"]
@@ -77,7 +97,9 @@ def command(
     for name in ETC_FILES:
         if (Path("/etc") / name).exists():
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for folder, size in scratch_sizes(tmp_mb).items():
+        args += ["--size", str(size), "--tmpfs", folder]
     binds: list[Path] = []
     for path in [*_python_roots(), *readonly]:
         real = Path(os.path.realpath(path))
@@ -88,6 +110,10 @@ def command(
                 args += ["--symlink", str(real), str(path)]
     args += ["--bind", str(work), str(work), "--bind", str(runtime), str(runtime)]
     args += ["--ro-bind", str(root / "lib"), str(root / "lib")]
+    for hidden in hidden_folders() if hide is None else hide:
+        if _covered(hidden, [Path("/usr"), *binds]):  # an empty, read-only folder in its place
+            args += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     if os.geteuid() == 0:
         args += ["--uid", str(65534 if uid is None else uid), "--gid", str(65534 if uid is None else uid)]
     args += ["--hostname", "sandbox", "--chdir", str(work)]

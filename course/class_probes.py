@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from course import export_limits
 from course.notebook_format import Exercise, course_meta
 
 _IMPORTS = "import os, tempfile\nimport numpy as np\nimport toolkit\nfrom tensorflow import keras\n"
@@ -180,8 +181,9 @@ def compare(reference: dict[str, Any] | str, folder: Path) -> tuple[bool, str]:
             "try it with other arguments and input shapes than the check cell uses"
         )
     try:
+        export_limits.check_json(folder / "values.json")
         values = json.loads((folder / "values.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False, (
             "your class could not be run on the grader's inputs: make sure the cell that defines it runs on its own, "
             "without needing variables from other cells"
@@ -194,9 +196,10 @@ def compare(reference: dict[str, Any] | str, folder: Path) -> tuple[bool, str]:
         )
         if isinstance(expected, np.ndarray):
             path = folder / f"{key}.npy"
-            try:
+            try:  # written by the student's class: its header is checked before anything is allocated
+                export_limits.check_npy(path)
                 got = np.load(path, allow_pickle=False) if not path.is_symlink() else None
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # export_limits.Refused included
                 got = None
             if got is None or got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-4, atol=1e-5):
                 return False, what

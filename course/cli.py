@@ -61,6 +61,8 @@ def _grade(args: argparse.Namespace) -> int:
         sandbox=not args.unsafe_no_sandbox,
         memory_mb=args.memory_mb,
         max_processes=args.max_processes,
+        disk_mb=args.disk_mb,
+        tmp_mb=args.tmp_mb,
     )
     out = Path(args.out) if args.out else Path("grades") / exercise.name
     roster = read_roster(Path(args.roster)) if args.roster else None
@@ -148,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-processes", type=int, default=512,
         help="processes and threads one kernel may run at once (default 512; a TensorFlow kernel uses about 30)",
+    )
+    p.add_argument(
+        "--disk-mb", type=int, default=1024,
+        help="files one submission may write, in MB (default 1024); past it the run is stopped ('disk limit')",
+    )
+    p.add_argument(
+        "--tmp-mb", type=int, default=256,
+        help="size of the sandbox's /tmp in MB (default 256; /dev/shm gets half), counted in --memory-mb",
     )
     p.add_argument(
         "--unsafe-no-sandbox",

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from course import bwrap, pids
-from course.kernel_zygote import empty
+from course.kernel_zygote import empty, remove_tree
 
 if TYPE_CHECKING:
     from course.sandbox import Limits
@@ -86,7 +85,8 @@ class Slot:
             argv += ["--preload", limits.preload]
         env = kernel_env(self.work, self.runtime, limits)
         self.stderr = open(self.root / "server.log", "wb")  # noqa: SIM115  (the server's own messages)
-        command = [*prefix, *bwrap.command(self.root, self.work, self.runtime, _readonly(lib)), *argv]
+        sandbox = bwrap.command(self.root, self.work, self.runtime, _readonly(lib, limits), tmp_mb=limits.tmp_mb)
+        command = [*prefix, *sandbox, *argv]
         self.proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, cwd=self.work,
             pass_fds=(self.listener.fileno(),), start_new_session=True,
@@ -126,7 +126,8 @@ class Slot:
     def client_argv(self, audit: Path, cpu_s: int, nproc: int | None) -> list[str]:
         """The kernelspec's command line: the client half of kernel_zygote.py, run by nbval outside the sandbox."""
         argv = [sys.executable, str(self.root / "lib" / "kernel_zygote.py"), "--connect", str(self.socket_path),
-                "--memory-mb", str(self.limits.memory_mb), "--cpu-s", str(cpu_s), "--audit", str(audit)]  # fmt: skip
+                "--memory-mb", str(self.limits.kernel_memory_mb), "--cpu-s", str(cpu_s),
+                "--file-mb", str(self.limits.disk_mb), "--audit", str(audit)]  # fmt: skip
         if nproc is not None:
             argv += ["--nproc", str(nproc)]
         return argv
@@ -193,7 +194,7 @@ class Slot:
             self.group = None
         self.listener.close()
         self.stderr.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(str(self.root))
 
 
 class SlotPool:
@@ -207,7 +208,9 @@ class SlotPool:
     @staticmethod
     def key(limits: Limits) -> tuple[Any, ...]:
         data = tuple(os.environ.get(k) for k in ("KERAS_COURSE_DATA", "KERAS_COURSE_CACHE"))  # bound at start
-        return (limits.user, limits.preload, limits.memory_mb, limits.max_processes, limits.threads, data)
+        # the data view too: a slot's sandbox shows one exercise's view, never to another exercise's kernels
+        return (limits.user, limits.preload, limits.memory_mb, limits.max_processes, limits.threads, limits.tmp_mb,
+                limits.disk_mb, data, limits.data_view)  # fmt: skip
 
     def take(self, limits: Limits) -> Slot:
         with self._lock:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from course.files import check_out_dir, safe_file_name
+from course.files import check_out_dir, display_name, output_names, safe_file_name, strip_invisible
 from course.starters import write_atomically
 
 STATUSES = {
@@ -20,19 +20,39 @@ STATUSES = {
     "code, or running out of memory); checks that passed before that keep their points.",
     "out of memory": "Your notebook asked for more memory than a notebook may use; that cell was stopped, and "
     "checks that passed keep their points.",
+    "disk limit": "Your notebook wrote more to disk than a notebook may and was stopped; checks that passed before "
+    "that keep their points.",
     "sandbox violation": "Your notebook tried to start more processes or threads than a notebook may; the "
     "sandbox refused them. Checks that passed before that keep their points.",
     "empty": "Your notebook has no code cells, so there was nothing to grade.",
     "invalid": "Your file could not be read as a Jupyter notebook.",
     "grader error": "The grader could not run your notebook. This is not your fault: tell your instructor.",
 }
-# Terminal escapes (colours, OSC links) and other control characters that students' errors carry.
-_ESCAPES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+# Markdown that student text could use to look like the grader's own lines: emphasis (a forged "**11 / 11 points**"),
+# code, links and images, tables, strike-through; ``<`` and ``&`` become entities, so no renderer sees raw HTML.
+_MARKDOWN_INLINE = str.maketrans(
+    {"\\": "\\\\", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]", "|": "\\|", "~": "\\~", "<": "&lt;", "&": "&amp;"}
+)
+_LONE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # "_" between two letters or digits never emphasises
+_LINE_START = re.compile(r"^(\s*\d*)([#>+=.)-])")  # a heading, quote, list item (1. or 1) too) or setext underline
 
 
 def clean(text: str) -> str:
-    """``text`` without terminal escape sequences and control characters (newlines and tabs stay)."""
-    return _ESCAPES.sub("", text)
+    """``text`` without terminal escapes, control, bidi and other format characters (newlines and tabs stay)."""
+    return strip_invisible(text)
+
+
+def markdown_text(text: str, indent: str = "") -> str:
+    """Student-supplied ``text`` as Markdown that shows it literally: no HTML, emphasis, heading or list of its own.
+
+    Every line after the first starts with ``indent``, so the text stays inside the item it belongs to and none of
+    its lines can stand where the grader's own lines (the score, the headings) stand.
+    """
+    lines = []
+    for line in clean(text).splitlines() or [""]:
+        line = _LONE_UNDERSCORE.sub(r"\_", line.translate(_MARKDOWN_INLINE))
+        lines.append(_LINE_START.sub(r"\1\\\2", line))  # "\#", "\-", "1\." read as text
+    return f"\n{indent}".join(lines)
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -92,14 +112,15 @@ class SubmissionResult:
 
 
 def gradebook_rows(results: list[SubmissionResult]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the gradebook: one row per student, one column per check."""
+    """Header and rows of the gradebook: one row per result (names as :func:`display_name` shows them), one column
+    per check."""
     check_ids = [c.id for c in results[0].checks] if results else []
     header = ["student", *check_ids, "total", "max_points", "status", "notes"]
     rows = []
     for r in sorted(results, key=lambda r: r.student):
         points = {c.id: c.points for c in r.checks}
         notes = "; ".join([*r.notes, *(f"review: {f}" for f in r.flags)])
-        rows.append([r.student, *(points[i] for i in check_ids), r.total, r.max_points, r.status, notes])
+        rows.append([display_name(r.student), *(points[i] for i in check_ids), r.total, r.max_points, r.status, notes])
     return header, rows
 
 
@@ -113,11 +134,15 @@ def gradebook_csv(results: list[SubmissionResult]) -> str:
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
-    """The feedback file for one student (flags for the instructor are left out)."""
+    """The feedback file for one student (flags for the instructor are left out).
+
+    Messages, problems and notes can quote the student (an exception's text, a class name, a cell's first line):
+    they go through :func:`markdown_text`, so the only score line, headings and HTML are the grader's own.
+    """
     lines = [
         f"# Feedback: {result.exercise}",
         "",
-        f"**{result.total} / {result.max_points} points** - {STATUSES[result.status]}",
+        f"**{result.total} / {result.max_points} points** - {STATUSES.get(result.status, result.status)}",
         "",
         "## Checks",
         "",
@@ -127,25 +152,26 @@ def feedback_markdown(result: SubmissionResult) -> str:
         mark = "passed" if c.passed else "failed"
         lines.append(f"- {'✓' if c.passed else '✗'} {label}: {mark}, {c.points}/{c.max_points} points")
         if not c.passed and c.message:
-            lines.extend(f"    {line}" if i else f"  - {line}" for i, line in enumerate(c.message.splitlines()))
+            lines.append(f"  - {markdown_text(c.message, '    ')}")
     if result.problems:
         lines += ["", "## What happened while running your notebook", ""]
-        lines += [f"- {p}" for p in result.problems]
+        lines += [f"- {markdown_text(p, '  ')}" for p in result.problems]
     if result.notes:
         lines += ["", "## Changes to the exercise's own cells", ""]
-        lines += [f"- {n}" for n in result.notes]
+        lines += [f"- {markdown_text(n, '  ')}" for n in result.notes]
         lines += ["", "Check and locked cells are always taken from the exercise itself, so editing, deleting or "
                   "moving them changes nothing."]  # fmt: skip
     return clean("\n".join(lines)) + "\n"
 
 
 def feedback_file_name(student: str) -> str:
+    """The feedback file name of ``student`` alone; :meth:`Gradebook.feedback_files` makes a batch's distinct."""
     return safe_file_name(student, ".md")
 
 
 def gradebook_html(results: list[SubmissionResult]) -> str:
     header, rows = gradebook_rows(results)
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    head = "".join(f"<th>{html.escape(clean(str(h)))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(clean(str(v)))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -163,6 +189,12 @@ class Gradebook:
     def _repr_html_(self) -> str:
         return gradebook_html(list(self.results))
 
+    def feedback_files(self) -> list[tuple[str, SubmissionResult]]:
+        """(file name, result) for each result: distinct names, even ignoring case and for results with the same
+        student, decided for the whole batch (a student may name a file like a classmate's feedback file)."""
+        ordered = sorted(self.results, key=lambda r: r.student)  # the same names whatever order the results came in
+        return list(zip(output_names([r.student for r in ordered], ".md"), ordered))
+
     def write(self, out_dir: Path) -> None:
         """Write gradebook.csv, the reports (course/reports.py) and feedback/<student>.md atomically; drop feedback
         files of past runs.
@@ -170,17 +202,16 @@ class Gradebook:
         Refuses (ValueError) an ``out_dir`` that is or holds a link where it writes: nothing goes outside it.
         """
         check_out_dir(out_dir)
+        write_atomically(out_dir / "gradebook.csv", gradebook_csv(list(self.results)))  # first: it matters most
         feedback_dir = out_dir / "feedback"
         feedback_dir.mkdir(exist_ok=True)
         written = set()
-        for r in self.results:
-            target = feedback_dir / feedback_file_name(r.student)
-            write_atomically(target, feedback_markdown(r))
-            written.add(target.name)
+        for name, r in self.feedback_files():
+            write_atomically(feedback_dir / name, feedback_markdown(r))
+            written.add(name)
         for old in feedback_dir.glob("*.md"):
             if old.name not in written:
                 old.unlink()
-        write_atomically(out_dir / "gradebook.csv", gradebook_csv(list(self.results)))
         from course.reports import report_files  # reports build on this module's records
 
         for name, text in report_files(list(self.results), self.roster).items():

@@ -14,8 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from course import class_probes, forkserver, trusted
-from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name
+from course import class_probes, data_view, forkserver, trusted
+from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name, student_names
 from course.gradebook import CheckResult, Gradebook, SubmissionResult
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
@@ -107,6 +107,8 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         status = "grader error"
     elif refused:  # a fork bomb or a thread storm ran into the sandbox's process limit (course/pids.py)
         status = "sandbox violation"
+    elif run.disk_used_mb is not None:  # stopped before it could fill the disk others are graded on
+        status = "disk limit"
     elif run.timed_out or (died and any(r["timeout"] for r in cells)):  # nbval stops a kernel it cannot interrupt
         status = "timeout"
     elif any((r.get("error") or {}).get("ename") == "MemoryError" for r in cells):
@@ -122,7 +124,7 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         if r.get("check"):
             by_check.setdefault(r["check"], r)
     checks = []
-    verified: dict[str, tuple[bool, str]] | None = run.collected
+    verified: trusted.Verification | None = run.collected
     outside = set(trusted.verified_checks(job.exercise))
     forged = []
     for c in job.exercise.checks:
@@ -145,6 +147,12 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             f"Your notebook tried to run more than {limits.max_processes} processes or threads at once; the "
             f"sandbox refused {run.processes_refused or 'some'} of them. Checks that passed before keep their points."
         )
+    if run.disk_used_mb is not None:
+        problems.insert(
+            0,
+            f"Your notebook wrote more than {limits.disk_mb} MB of files and was stopped; write less, or delete "
+            "files you no longer need.",
+        )
     if run.timed_out:
         problems.append(f"The whole notebook ran for more than {limits.timeout:g} seconds and was stopped.")
     if slow_setup:
@@ -154,7 +162,11 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
         )
     elif status == "grader error":
         problems.append("The grader's run ended without results. Log tail: " + run.log_tail[-600:].strip())
+    if verified is not None and verified.problem:  # the trusted verification was stopped (too slow, too large)
+        problems.append(verified.problem)
     flags = list(rebuilt.flags)
+    if verified is not None:  # e.g. files in the export folder that no check reads, ignored
+        flags += verified.flags
     if run.processes_killed:
         flags.append(f"{run.processes_killed} processes outlived the kernel and were killed")
     flags += [f"at run time: {f}" for f in run.runtime_flags]
@@ -203,13 +215,13 @@ def _attempt(job: Job, limits: Limits) -> SubmissionResult:
         cells.append(cell)
     rebuilt.notebook.cells = cells
 
-    def collect(work: Path) -> dict[str, tuple[bool, str]]:
+    def collect(work: Path) -> trusted.Verification:
         if not probes:
-            return trusted.verify(job.exercise, work)
+            return trusted.verify(job.exercise, work, limits=limits)
         with tempfile.TemporaryDirectory(prefix="course-answers-") as answers:
             seed = secrets.randbits(62)  # the probes' inputs, arguments and weights: unknown to the student
             problem = run_probes(definitions, probes, seed, limits, Path(answers))
-            verified = trusted.verify(job.exercise, work, probes=(Path(answers), seed))
+            verified = trusted.verify(job.exercise, work, probes=(Path(answers), seed), limits=limits)
         if problem:
             verified.update({c: (False, problem) for c in probes if not verified.get(c, (False, ""))[0]})
         return verified
@@ -257,26 +269,41 @@ def grade_jobs(
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` with ``workers`` submissions at a time (default: one per CPU core), in the order given.
 
-    With ``scheduler`` (tcp://host:port) the jobs run on that Dask cluster instead (course/executors.py).
+    With ``scheduler`` (tcp://host:port) the jobs run on that Dask cluster instead (course/executors.py). Kernels see
+    only the data each exercise's own cells load (``Limits.data_view``, course/data_view.py), unless ``limits`` names
+    a view already; a Dask worker writes its own view from its own data folder.
     """
+    exercises = {job.exercise.path: job.exercise for job in jobs}
+    given = limits.data_view
+    views = {path: given if given is not None else data_view.for_exercise(ex) for path, ex in exercises.items()}
+    limits_of = {path: replace(limits, data_view=view) for path, view in views.items()}
+    groups = {path: [i for i, job in enumerate(jobs) if job.exercise.path == path] for path in exercises}
     if scheduler:
         from course.executors import grade_on_dask
 
-        return grade_on_dask(jobs, limits, scheduler, progress=progress)
+        done: dict[int, SubmissionResult] = {}
+        for path, group in groups.items():  # one exercise at a time: the limits (its data view) are per exercise
+            graded = grade_on_dask([jobs[i] for i in group], limits_of[path], scheduler, progress=progress)
+            done.update(zip(group, graded))
+        return [done[i] for i in range(len(jobs))]
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be at least 1 (got {workers}), e.g. --workers 2")
     preflight(limits)
-    if limits.sandbox and limits.fork_server:  # their servers import TensorFlow while the trusted workers start
-        forkserver.SLOTS.prewarm(limits, min(workers, len(jobs)))
-    for exercise in {job.exercise.path: job.exercise for job in jobs}.values():
-        trusted.POOL.prewarm(exercise, min(workers, len(jobs)))
+    slots = workers
+    for path, group in groups.items():
+        data_view.folder(views[path])  # written now: a grader without its data stops here, not in every kernel
+        if limits.sandbox and limits.fork_server:  # their servers import TensorFlow while the trusted workers start
+            forkserver.SLOTS.prewarm(limits_of[path], min(slots, len(group)))
+            slots -= min(slots, len(group))
+    for exercise in exercises.values():
+        trusted.POOL.prewarm(exercise, min(workers, len(jobs)), limits=limits)
     results: dict[int, SubmissionResult] = {}
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=len(jobs), file=sys.stderr, disable=not progress, unit="nb", desc="grading") as bar,
     ):
-        futures = {pool.submit(grade_one, job, limits): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(grade_one, job, limits_of[job.exercise.path]): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
             i = futures[future]
             try:
@@ -288,9 +315,9 @@ def grade_jobs(
 
 
 def _jobs(exercise: Exercise, paths: list[Path]) -> list[Job]:
-    """One job per path; files whose names differ only in case keep their whole file name as the student name."""
-    stems = [student_name(p) for p in paths]
-    return [Job(exercise, p, p.name if stems.count(stem) > 1 else None) for p, stem in zip(paths, stems)]
+    """One job per path, each with its own student name, decided for the whole folder at once (files.student_names:
+    readable whatever the bytes, distinct even when two names decode or display alike)."""
+    return [Job(exercise, p, name) for p, name in zip(paths, student_names(paths))]
 
 
 def grade_folder(

@@ -4,7 +4,7 @@ The sandbox copies this file next to a private copy of ``toolkit`` and names it 
 script (its folder, holding only ``toolkit``, is first on ``sys.path``) and imports nothing from ``course``.
 
 Usage: python kernel_launcher.py --handover UID:GID -- COMMAND... -f CONNECTION_FILE   (root, before the sandbox)
-       python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--nproc N]
+       python kernel_launcher.py [--drop UID:GID] [--memory-mb N] [--cpu-s N] [--nproc N] [--file-mb N]
        [--preload MODULE[,MODULE...]] [--audit LOG]
        -f CONNECTION_FILE
 """
@@ -54,9 +54,10 @@ def _drop_privileges(uid: int, gid: int, args: list[str]) -> None:
         raise SystemExit("could not drop root privileges; refusing to run student code as root")
 
 
-def _limit(memory_mb: str | None, cpu_s: str | None, nproc: str | None = None) -> None:
-    """Hard limits, so student code cannot raise them: address space (MemoryError past it), CPU seconds, and
-    (without a cgroup, course/pids.py) the tasks the user may run."""
+def _limit(memory_mb: str | None, cpu_s: str | None, nproc: str | None = None, file_mb: str | None = None) -> None:
+    """Hard limits, so student code cannot raise them: address space (MemoryError past it), CPU seconds, the size
+    of any file it writes (OSError EFBIG past it: Python ignores SIGXFSZ) and (without a cgroup, course/pids.py)
+    the tasks the user may run."""
     if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
     if memory_mb:
@@ -64,6 +65,8 @@ def _limit(memory_mb: str | None, cpu_s: str | None, nproc: str | None = None) -
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
     if cpu_s:
         resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))
+    if file_mb:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(file_mb) * 2**20, int(file_mb) * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -87,7 +90,7 @@ def main() -> None:
     drop = _take(args, "--drop")
     preload = _take(args, "--preload")
     audit = _take(args, "--audit")
-    _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"), _take(args, "--nproc"))
+    _limit(_take(args, "--memory-mb"), _take(args, "--cpu-s"), _take(args, "--nproc"), _take(args, "--file-mb"))
     if drop:
         uid, gid = (int(x) for x in drop.split(":"))
         _drop_privileges(uid, gid, args)

@@ -10,15 +10,17 @@ seconds, tasks) and the audit hook installed (kernel_audit.py) before it starts 
 
 One kernel at a time per server. When it ends, the grader asks the server to reset: every other process in the
 sandbox is killed (they are in its PID namespace: ``kill(-1)``), ``/tmp``, ``/run``, ``/dev/shm`` and System V IPC
-objects are removed, and the grader empties the slot's work and runtime folders, so the next submission finds the
-sandbox as the first one did. The server accepts connections only from outside its PID namespace (a peer inside
+objects are removed, the user's keyrings are emptied (each kernel also gets a session keyring of its own), and the
+grader empties the slot's work and runtime folders (:func:`remove_tree`: any depth, links never followed), so the
+next submission finds the sandbox as the first one did; everything else in the sandbox is read-only
+(course/bwrap.py). The server accepts connections only from outside its PID namespace (a peer inside
 the sandbox has a PID there), and the listening socket's path is not in the sandbox at all.
 
 Copied next to kernel_launcher.py and kernel_audit.py into the slot's ``lib`` folder; it imports nothing from
 ``course``.
 
 Usage: python kernel_zygote.py --serve LISTEN_FD [--preload MODULE[,MODULE...]]           (inside the sandbox)
-       python kernel_zygote.py --connect SOCKET [--memory-mb N] [--cpu-s N] [--nproc N] [--audit LOG]
+       python kernel_zygote.py --connect SOCKET [--memory-mb N] [--cpu-s N] [--nproc N] [--file-mb N] [--audit LOG]
        -f CONNECTION_FILE                                                                  (the kernelspec's argv)
 """
 
@@ -29,9 +31,9 @@ import ctypes
 import importlib
 import json
 import os
+import platform
 import resource
 import select
-import shutil
 import signal
 import socket
 import stat
@@ -102,30 +104,106 @@ def _kill_others() -> int:
 def empty(folder: str) -> bool:
     """Remove everything in ``folder``, giving back permissions a kernel took away first; True when it is empty.
     The grader empties a slot's work and runtime folders with it (course/forkserver.py)."""
-    for dirpath, dirnames, _ in os.walk(folder):
-        for name in dirnames:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
-    for entry in os.listdir(folder) if os.path.isdir(folder) else []:
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return not os.path.lexists(folder) or os.path.islink(folder)
+    with contextlib.suppress(OSError):
+        os.chmod(folder, 0o700)
+    for entry in os.listdir(folder):
         _remove(os.path.join(folder, entry))
-    return not os.path.isdir(folder) or not os.listdir(folder)
+    return not os.listdir(folder)
 
 
 def _remove(path: str) -> None:
     """Remove a file, link or folder; a folder with a mount point in it (a bind of the sandbox) stays."""
     if os.path.isdir(path) and not os.path.islink(path):
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
-        for dirpath, dirnames, _ in os.walk(path):
-            if any(os.path.ismount(os.path.join(dirpath, d)) for d in dirnames):
-                return
-            for name in dirnames:
-                with contextlib.suppress(OSError):
-                    os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
     else:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def remove_tree(path: str) -> bool:
+    """Remove the folder ``path`` and everything in it, however deep (a chain of 1,500 folders, names longer than
+    PATH_MAX in total, folders whose permissions were taken away); links are removed, never followed, and a
+    folder holding a mount point (a bind of the sandbox) is kept with what leads to it. True when ``path`` is gone.
+
+    Iterative and relative to open folders (``openat``/``unlinkat``): neither Python's recursion limit nor the
+    length of a path stops it, and it holds one folder open at a time.
+    """
+    try:
+        top = os.open(path, _DIR_FLAGS)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+        try:
+            top = os.open(path, _DIR_FLAGS)
+        except OSError:
+            return not os.path.lexists(path)
+    device = os.fstat(top).st_dev
+    skipped: set[tuple[int, int]] = set()  # folders it could not enter or remove: (device, inode)
+    names: list[str] = []  # the folders from ``path`` down to the one open now
+    kept = 0  # how many of those hold something that must stay (a mount point)
+    current = top
+    while True:
+        child = _next_folder(current, device, skipped)
+        if child is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(child, 0o700, dir_fd=current)
+            try:
+                opened = os.open(child, _DIR_FLAGS, dir_fd=current)
+            except OSError:
+                kept = max(kept, len(names) + 1)
+                _skip(current, child, skipped)
+                continue
+            os.close(current)
+            current = opened
+            names.append(child)
+            continue
+        if not names:  # back at the top: everything under it is gone (or kept)
+            os.close(current)
+            break
+        parent = os.open("..", _DIR_FLAGS, dir_fd=current)
+        os.close(current)
+        current = parent
+        name = names.pop()
+        try:
+            os.rmdir(name, dir_fd=current)
+        except OSError:
+            kept = max(kept, len(names) + 1)
+            _skip(current, name, skipped)
+    if kept:
+        return False
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+    return not os.path.lexists(path)
+
+
+def _skip(parent: int, name: str, skipped: set[tuple[int, int]]) -> None:
+    with contextlib.suppress(OSError):
+        info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        skipped.add((info.st_dev, info.st_ino))
+
+
+def _next_folder(fd: int, device: int, skipped: set[tuple[int, int]]) -> str | None:
+    """Unlink every non-folder in the open folder ``fd``; return the name of a sub-folder still to empty, if any
+    (mount points, on another device, and folders already given up on are left alone)."""
+    found = None
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if found is None and info.st_dev == device and (info.st_dev, info.st_ino) not in skipped:
+                    found = entry.name
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.name, dir_fd=fd)
+    return found
 
 
 Entry = tuple[str, Any]
@@ -133,13 +211,20 @@ Entry = tuple[str, Any]
 
 def snapshot(folder: str) -> dict[str, Entry]:
     """What ``folder`` holds: folders with their modes, links with their targets, files, and mount points (the
-    sandbox's binds, not looked into). Taken when the server starts, before any kernel ran."""
+    sandbox's binds, not looked into). Taken when the server starts, before any kernel ran; compared after each
+    reset (iterative: a folder chain a kernel left cannot exhaust the recursion limit)."""
     found: dict[str, Entry] = {}
     if not os.path.isdir(folder):
         return found
     found[folder] = ("dir", stat.S_IMODE(os.lstat(folder).st_mode))
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in [*dirnames, *filenames]:
+    pending = [folder]
+    while pending:
+        dirpath = pending.pop()
+        try:
+            names = os.listdir(dirpath)
+        except OSError:
+            continue
+        for name in names:
             path = os.path.join(dirpath, name)
             with contextlib.suppress(OSError):
                 mode = os.lstat(path).st_mode
@@ -149,9 +234,9 @@ def snapshot(folder: str) -> dict[str, Entry]:
                     found[path] = ("mount", None)
                 elif stat.S_ISDIR(mode):
                     found[path] = ("dir", stat.S_IMODE(mode))
+                    pending.append(path)
                 else:
                     found[path] = ("file", None)
-        dirnames[:] = [d for d in dirnames if found.get(os.path.join(dirpath, d), ("",))[0] == "dir"]
     return found
 
 
@@ -173,17 +258,53 @@ def restore(folder: str, pristine: dict[str, Entry]) -> bool:
 
 
 def _clear(folder: str, pristine: dict[str, Entry]) -> None:
-    if pristine.get(folder, ("",))[0] != "dir" or os.path.islink(folder) or not os.path.isdir(folder):
-        return
-    with contextlib.suppress(OSError):
-        os.chmod(folder, 0o700)  # restore() gives it its own mode back
-    for entry in os.listdir(folder):
-        path = os.path.join(folder, entry)
-        kind = pristine.get(path, ("new",))[0]
-        if kind == "dir" and not os.path.islink(path) and os.path.isdir(path):
-            _clear(path, pristine)
-        elif kind == "new":
-            _remove(path)
+    """Remove from ``folder`` what ``pristine`` does not hold (only its own folders are looked into, so this
+    goes as deep as the snapshot, never deeper)."""
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        if pristine.get(current, ("",))[0] != "dir" or os.path.islink(current) or not os.path.isdir(current):
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(current, 0o700)  # restore() gives it its own mode back
+        with contextlib.suppress(OSError):
+            for entry in os.listdir(current):
+                path = os.path.join(current, entry)
+                kind = pristine.get(path, ("new",))[0]
+                if kind == "dir" and not os.path.islink(path) and os.path.isdir(path):
+                    pending.append(path)
+                elif kind == "new":
+                    _remove(path)
+
+
+KEYCTL = {"x86_64": 250, "aarch64": 219, "i686": 288}  # the keyctl system call's number
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 1, 7, 22
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
+
+
+def _keyctl(*args: int) -> int:
+    """The keyctl(2) system call (Python has no wrapper); -1 where it is unknown or refused."""
+    number = KEYCTL.get(platform.machine())
+    if number is None:
+        return -1
+    with contextlib.suppress(OSError, AttributeError):
+        return int(ctypes.CDLL(None, use_errno=True).syscall(number, *(ctypes.c_long(a) for a in args)))
+    return -1
+
+
+def new_session_keyring() -> None:
+    """Give this process a new, empty session keyring (a kernel must not share the server's)."""
+    _keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+
+
+def clear_keyrings() -> None:
+    """Empty the keyrings that outlive a process: the user's, the user's session and the persistent keyring of the
+    sandbox's user (the kernel's own session keyring ends with it)."""
+    for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        _keyctl(KEYCTL_CLEAR, ring)
+    persistent = _keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_SESSION_KEYRING)
+    if persistent > 0:
+        _keyctl(KEYCTL_CLEAR, persistent)
 
 
 def _remove_ipc() -> None:
@@ -200,6 +321,7 @@ def _child(request: dict[str, Any], fds: list[int], close: list[int]) -> None:
             with contextlib.suppress(OSError):
                 os.close(fd)
         os.setsid()
+        new_session_keyring()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for target, fd in zip((1, 2), fds):  # the client's stdout and stderr: pytest's log, as for any kernel
@@ -213,7 +335,7 @@ def _child(request: dict[str, Any], fds: list[int], close: list[int]) -> None:
         # PID namespace ends, and every process in it
         _prctl(PR_SET_DUMPABLE, 1)
         limits = request.get("limits", {})
-        kernel_launcher._limit(limits.get("memory_mb"), limits.get("cpu_s"), limits.get("nproc"))
+        kernel_launcher._limit(limits.get("memory_mb"), limits.get("cpu_s"), limits.get("nproc"), limits.get("file_mb"))
         resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))  # POSIX queues would outlive the kernel
         os.environ.clear()
         os.environ.update({k: str(v) for k, v in request["env"].items()})
@@ -327,6 +449,7 @@ class Server:
             killed = _kill_others()
             clean = all(restore(folder, self.pristine[folder]) for folder in SCRUBBED)
             _remove_ipc()
+            clear_keyrings()
             _send(self.control_out, {"killed": killed, "clean": clean, "refused": self.refused})
             self.refused = 0
         return True
@@ -364,6 +487,8 @@ def serve(listen_fd: int, preload: str | None) -> None:
             importlib.import_module(module)
     os.environ.pop("JPY_PARENT_PID", None)
     _prctl(PR_SET_DUMPABLE, 0)
+    new_session_keyring()  # not the grader's
+    clear_keyrings()
     listener = socket.socket(fileno=listen_fd)
     _send(control_out, {"ready": True, "pid": os.getpid()})
     Server(listener, sys.stdin.buffer, control_out).run()
@@ -374,7 +499,7 @@ def connect(path: str, args: list[str]) -> None:
     import kernel_launcher  # next to this file
 
     limits = {flag[2:].replace("-", "_"): kernel_launcher._take(args, flag)
-              for flag in ("--memory-mb", "--cpu-s", "--nproc", "--audit")}  # fmt: skip
+              for flag in ("--memory-mb", "--cpu-s", "--nproc", "--file-mb", "--audit")}  # fmt: skip
     connection = json.loads(Path(args[args.index("-f") + 1]).read_text())
     env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are messages (the kernelspec's interrupt_mode)

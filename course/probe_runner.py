@@ -3,7 +3,7 @@
 The grader copies this file and kernel_launcher.py (its limits) into the sandbox's ``lib`` folder (it imports
 nothing from ``course``) and runs
 
-    python probe_runner.py --memory-mb N --cpu-s N < request.json
+    python probe_runner.py --memory-mb N --cpu-s N --file-mb N < request.json
 
 where the request is ``{"definitions": [statement, ...], "probes": {check id: source}, "seed": int, "out": folder}``.
 Hard limits are set before any student code runs. The definitions run once, one statement at a time;
@@ -41,7 +41,7 @@ def _write(folder: Path, out: dict[str, Any]) -> None:
 
 def main() -> None:
     args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-    _limit(args.get("--memory-mb"), args.get("--cpu-s"))
+    _limit(args.get("--memory-mb"), args.get("--cpu-s"), file_mb=args.get("--file-mb"))
     request = json.loads(sys.stdin.readline())
     out_dir = Path(request["out"])
     sys.modules["course"] = None  # type: ignore[assignment]

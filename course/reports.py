@@ -1,7 +1,8 @@
 """Reports for the instructor from result records: item analysis (pass rate per check) and LMS gradebook exports.
 
-Pure functions of ``SubmissionResult`` records; every text cell goes through ``spreadsheet_safe``. None of them
-holds a check's message, so nothing a hidden check says can reach them.
+Pure functions of ``SubmissionResult`` records; every text cell goes through ``spreadsheet_safe``, every name through
+``display_name`` (one line, no bidi or other invisible characters). None of them holds a check's message, so nothing
+a hidden check says can reach them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from course.files import display_name
 from course.gradebook import SubmissionResult, clean, spreadsheet_safe
 
 NOT_RUN = ("invalid", "empty", "grader error")  # statuses whose checks never ran: not an attempt
@@ -72,7 +74,7 @@ def item_analysis_csv(results: list[SubmissionResult]) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{html.escape(clean(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(clean(str(v)))}</td>" for v in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -131,7 +133,8 @@ def canvas_csv(results: list[SubmissionResult], roster: dict[str, dict[str, str]
     rows.append(["Points Possible", "", "", "", "", *possible])
     for r in sorted(results, key=lambda r: r.student):
         who = (roster or {}).get(r.student, {})
-        identity = [who.get("name") or r.student, who.get("id", ""), who.get("sis_user_id") or r.student,
+        shown = display_name(r.student)
+        identity = [who.get("name") or shown, who.get("id", ""), who.get("sis_user_id") or shown,
                     who.get("sis_login_id", ""), who.get("section", "")]  # fmt: skip
         rows.append([*identity, *_points(r)])
     return _csv(rows)
@@ -143,7 +146,7 @@ def moodle_csv(results: list[SubmissionResult], roster: dict[str, dict[str, str]
     rows: list[list[Any]] = [["Username", "Email address", *names]]
     for r in sorted(results, key=lambda r: r.student):
         who = (roster or {}).get(r.student, {})
-        rows.append([who.get("username") or r.student, who.get("email", ""), *_points(r)])
+        rows.append([who.get("username") or display_name(r.student), who.get("email", ""), *_points(r)])
     return _csv(rows)
 
 

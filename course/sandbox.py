@@ -32,8 +32,11 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, forkserver, kernel_audit, nbval_plugin, pids
+from course import bwrap, disk_quota, forkserver, kernel_audit, nbval_plugin, pids
+from course.data_view import DataView
+from course.data_view import folder as view_folder
 from course.files import copy_regular_files
+from course.kernel_zygote import remove_tree
 
 HERE = Path(__file__).resolve().parent
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
@@ -55,6 +58,11 @@ class Limits:
     memory_mb: int = 6144  # address-space limit of the kernel (TensorFlow alone reserves about 2.5 GB)
     max_processes: int = 512  # processes and threads of one kernel at once (a TensorFlow kernel uses about 30)
     fork_server: bool = True  # sandboxed kernels are forked from a server that imported TensorFlow once per slot
+    tmp_mb: int = 256  # the sandbox's /tmp (plus half of it for /dev/shm and 16 MB for /run), counted in memory_mb
+    disk_mb: int = 1024  # what a submission may write into its work folder (and the largest file it may write)
+    # What kernels see of the data (course/data_view.py): the test images the exercise's cells load, no data folder,
+    # no data cache. None: the data folder and the data cache themselves (grade_jobs always sets one).
+    data_view: DataView | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.memory_mb, int) or self.memory_mb < 1024:
@@ -64,12 +72,30 @@ class Limits:
                 f"max_processes must be at least 128 (got {self.max_processes!r}): TensorFlow alone starts dozens of "
                 "threads; e.g. --max-processes 512"
             )
+        if not isinstance(self.tmp_mb, int) or not 16 <= self.tmp_mb <= self.memory_mb // 4:
+            raise ValueError(
+                f"tmp_mb must be between 16 and a quarter of memory_mb ({self.memory_mb // 4}) (got {self.tmp_mb!r}), "
+                "e.g. --tmp-mb 256"
+            )
+        if not isinstance(self.disk_mb, int) or self.disk_mb < 64:
+            raise ValueError(f"disk_mb must be at least 64 (got {self.disk_mb!r}), e.g. --disk-mb 1024")
         for name in ("cell_timeout", "timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds (got {value!r}), e.g. 60")
+        if self.data_view is not None and not isinstance(self.data_view, DataView):
+            raise ValueError(
+                f"data_view must be a course.data_view.DataView or None (got {type(self.data_view).__name__}); "
+                "make one with course.data_view.for_exercise(exercise)"
+            )
         if self.user is not None:
             _user_ids(self.user)
+
+    @property
+    def kernel_memory_mb(self) -> int:
+        """The kernel's address-space limit: ``memory_mb`` less what its memory-backed scratch folders may hold, so
+        that a submission writing to ``/tmp`` uses its own memory, not the machine's (course/bwrap.py)."""
+        return self.memory_mb - sum(bwrap.scratch_sizes(self.tmp_mb).values()) // 2**20
 
 
 @dataclass
@@ -91,6 +117,7 @@ class RunOutcome:
     processes_killed: int = 0  # processes still alive when the run ended, killed by the grader
     runtime_flags: list[str] = field(default_factory=list)  # what the kernel's audit log saw (course/kernel_audit.py)
     slot_root: str | None = None  # the fork server's slot the kernel ran in (course/forkserver.py), if any
+    disk_used_mb: int | None = None  # set when the run was stopped for writing more than its disk quota
 
     @property
     def finished(self) -> bool:
@@ -112,8 +139,18 @@ def _user_ids(user: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path on Linux
+SOCKET_SUFFIX = "/course-slot-xxxxxxxx/runtime/kernel-65535"  # the longest socket path the grader makes
+
+
 def preflight(limits: Limits) -> None:
     """Make sure the sandbox works and ``limits.user`` can start the kernel's Python; raise a fix-it message if not."""
+    scratch = tempfile.gettempdir()
+    if len(os.fsencode(scratch + SOCKET_SUFFIX)) > SOCKET_PATH_MAX:
+        raise ValueError(
+            f"the temporary folder {scratch} is too long a path ({len(scratch)} characters) for the kernels' sockets, "
+            f"which must fit in {SOCKET_PATH_MAX} bytes; set TMPDIR to a shorter folder, e.g. TMPDIR=/tmp"
+        )
     if limits.sandbox:
         bwrap.probe()
     if not limits.user:
@@ -143,8 +180,11 @@ def _toolkit_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _readonly(lib: Path) -> list[Path]:
-    """What a sandboxed process sees read-only besides Python: the toolkit copy, the data and the data cache."""
+def _readonly(lib: Path, limits: Limits) -> list[Path]:
+    """What a sandboxed process sees read-only besides Python: the toolkit copy, and the grader's data view of
+    ``limits`` (written now if need be), else the data folder and the data cache."""
+    if limits.data_view is not None:  # never the data folder or the cache: they hold the held-out test images
+        return [lib, view_folder(limits.data_view)]
     data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
     cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
     return [lib, *data, *([cache] if cache.exists() else [])]
@@ -169,6 +209,8 @@ def kernel_env(work: Path, runtime: Path, limits: Limits, root: Path | None = No
     # HOME moves into the private folder, so name the grader's own data cache (toolkit/_data_cache.py's default):
     # otherwise every kernel would decode CIFAR-10 again.
     env.setdefault("KERAS_COURSE_CACHE", str(Path("~/.cache/keras-course").expanduser()))
+    if limits.data_view is not None:  # the view is all the data the sandbox shows (see _readonly); no cache needed
+        env.update(KERAS_COURSE_DATA=str(view_folder(limits.data_view)), KERAS_COURSE_CACHE=str(work / ".cache"))
     env.update(
         HOME=str(work),
         TMPDIR=str(work),
@@ -237,8 +279,9 @@ def _launcher_argv(
         else:
             argv += ["--drop", f"{uid}:{gid}"]
     if limits.sandbox:
-        prefix += bwrap.command(root, work, runtime, _readonly(lib))
-    argv = [*prefix, *argv, "--memory-mb", str(limits.memory_mb), "--cpu-s", str(cpu_s)]
+        prefix += bwrap.command(root, work, runtime, _readonly(lib, limits), tmp_mb=limits.tmp_mb)
+    argv = [*prefix, *argv, "--memory-mb", str(limits.kernel_memory_mb), "--cpu-s", str(cpu_s)]
+    argv += ["--file-mb", str(limits.disk_mb)]
     if group is not None:  # the kernel joins its cgroup first, so everything it starts counts (course/pids.py)
         argv = [*group.join_prefix(), *argv]
     if nproc is not None:
@@ -291,6 +334,36 @@ def _prepare(
     if nb.metadata.get("lang"):
         env["KERAS_COURSE_LANG"] = nb.metadata["lang"]  # checked by rebuild(): one of toolkit.i18n.LANGUAGES
     return path, env, process_limit
+
+
+WATCH_SECONDS = 0.5  # how often the disk a run uses is measured
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], limits: Limits, outcome: RunOutcome, watched: list[Path],
+    slot: forkserver.Slot | None,
+) -> int:
+    """Wait for nbval's run to end; stop it at ``limits.timeout`` or once the submission has written more than
+    ``limits.disk_mb`` to the grader's disk (course/disk_quota.py), and say which in ``outcome``."""
+    deadline = time.monotonic() + limits.timeout
+    quota = limits.disk_mb * 2**20
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(WATCH_SECONDS, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            outcome.timed_out = True
+            break
+        pids = slot.processes() if slot is not None else disk_quota.descendants(proc.pid)
+        used = disk_quota.used_bytes(watched, pids, stop_at=quota)
+        if used > quota:
+            outcome.disk_used_mb = used // 2**20
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    if slot is not None:  # the kernel is in the slot's sandbox, not in nbval's process group
+        slot.kill_leftovers()
+    return proc.wait()
 
 
 def _kill_kernel(records: list[dict[str, Any]], root: Path) -> None:
@@ -374,12 +447,8 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
             control = {"secret": secret, "results": str(results), "ipc": ipc}
             proc.stdin.write((json.dumps(control) + "\n").encode())
             proc.stdin.close()
-            try:
-                outcome.returncode = proc.wait(timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                outcome.timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                outcome.returncode = proc.wait()
+            watched = [root, work, slot.runtime] if slot is not None else [root]
+            outcome.returncode = _wait(proc, limits, outcome, watched, slot)
         outcome.wall_s = time.monotonic() - start
         outcome.records, outcome.rejected_lines = _read_results(results, secret)
         _kill_kernel(outcome.records, slot.root if slot is not None else root)
@@ -407,14 +476,14 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         if limits.keep_work:
             outcome.work_dir = root
         else:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(str(root))
     return outcome
 
 
 def _give_back(slot: forkserver.Slot, keep_work: bool, root: Path, ended: bool) -> None:
     """Empty the slot for the next submission (a copy of its work folder stays in ``root`` with keep_work)."""
     if keep_work:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, RecursionError):  # a folder chain too deep to copy is left out
             shutil.copytree(slot.work, root / "work", symlinks=True)
     if not ended and slot.alive():
         slot.kill_leftovers()  # the run stopped early (an exception): its processes go first
@@ -438,8 +507,8 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
         work.mkdir()
         runtime.mkdir(mode=0o700)
         seconds = limits.cell_timeout * (len(probes) + 2)  # a TensorFlow start, then each probe
-        argv = [sys.executable, str(lib / "probe_runner.py"), "--memory-mb", str(limits.memory_mb),
-                "--cpu-s", str(int(seconds * 2))]  # fmt: skip
+        argv = [sys.executable, str(lib / "probe_runner.py"), "--memory-mb", str(limits.kernel_memory_mb),
+                "--cpu-s", str(int(seconds * 2)), "--file-mb", str(limits.disk_mb)]  # fmt: skip
         prefix: list[str] = []
         if limits.user:
             uid, gid = _user_ids(limits.user)
@@ -447,7 +516,7 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
             os.chmod(root, 0o711)
             prefix = as_user(uid, gid)
         if limits.sandbox:
-            prefix += bwrap.command(root, work, runtime, _readonly(lib))
+            prefix += bwrap.command(root, work, runtime, _readonly(lib, limits), tmp_mb=limits.tmp_mb)
         if group is not None:
             prefix = [*group.join_prefix(), *prefix]
         threads = str(limits.threads)
@@ -480,4 +549,4 @@ def run_probes(definitions: list[str], probes: dict[str, str], seed: int, limits
     finally:
         if group is not None:
             group.close()
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(str(root))

@@ -8,12 +8,20 @@ models with ``safe_mode=True``: built-in layers only, no Lambda or custom code),
 cell with the grader's own ``toolkit.checks``. A check earns points only when this trusted run passes; the check
 cell that ran in the kernel only gives the student their instant feedback.
 
-The trusted process is a persistent worker (``python -m course.trusted --serve``, one per grading thread, replaced
-when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked cells once, then reads
-one request line ``{"solution": ..., "export": ...}`` and answers one JSON line {check id: [passed, message]}
-(``"export": null`` only warms the worker up: ``WorkerPool.prewarm`` starts them as a grading run begins).
-Where an exercise measures accuracy, the locked cells run with a data loader whose test split is drawn, from a
-secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
+The trusted process is a persistent worker (``python -m course.trusted --serve``, shared by a few grading threads,
+replaced when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked cells once, then
+reads one request line ``{"solution": ..., "export": ...}``, answers a receipt ``{}`` and then one JSON line
+{check id: [passed, message]} (``"export": null`` only warms the worker up: ``WorkerPool.prewarm`` starts them as a
+grading run begins). Where an exercise measures accuracy, the locked cells run with a data loader whose test split is
+drawn, from a secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
+
+It runs no student code, but what it loads is hostile: it reads only the files the check's export cell writes
+(``expected_files``; anything else is ignored and reported as a review flag), never lets an exported name replace
+one the locked cells define, checks each file's header or zip directory before loading it
+(course/export_limits.py), and runs sandboxed (bubblewrap, no network, read-only views of its code, the data, the
+solution and the job's copied files, one writable scratch folder) with an address-space and file-size limit and a
+CPU budget per submission (:class:`VerifierLimits`). A submission past its budget fails its verified checks only; no
+other submission waits more than ``WorkerPool.grace`` seconds for it.
 
 Every check of an exercise in ``VERIFIED`` is verified this way, except any an instructor lists in ``KERNEL_TRUSTED``
 with the reason (none now): their points would come from the in-kernel check. Checks of the student's own classes
@@ -30,22 +38,29 @@ from __future__ import annotations
 import ast
 import atexit
 import builtins
+import contextlib
+import hashlib
 import json
 import os
 import secrets
 import select
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from course import class_probes
+from course import bwrap, class_probes, export_limits
 from course.files import copy_regular_files
 from course.notebook_format import Exercise, course_meta, load_exercise
+from course.sandbox import Limits, _user_ids, as_user, kernel_env, private_lib
 
 # The course's exercises: their checks are verified here (an instructor's own new exercise is not, until listed).
 VERIFIED = {"ex01_sequential", "ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing",
@@ -113,17 +128,22 @@ EXPORT_CELL = """import json as _course_json, os as _course_os, shutil as _cours
 _course_dir = _course_os.path.join({dir!r}, {check!r})
 _course_shutil.rmtree(_course_dir, ignore_errors=True)
 _course_os.makedirs(_course_dir)
+def _course_plain(value):  # NumPy numbers (np.prod(shape) is an np.int64) and arrays inside plain values
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
 for _course_name in {names!r}:
     _course_value = globals().get(_course_name)
     try:
         if hasattr(_course_value, "layers") and hasattr(_course_value, "save"):
             _course_value.save(_course_os.path.join(_course_dir, _course_name + ".keras"))
-        elif type(_course_value).__module__ == "numpy" and hasattr(_course_value, "shape"):
+        elif type(_course_value).__module__ == "numpy" and getattr(_course_value, "ndim", 0) > 0:
             import numpy as _course_np
             _course_np.save(_course_os.path.join(_course_dir, _course_name + ".npy"), _course_value)
         elif _course_value is not None:
+            _course_text = _course_json.dumps(_course_value, default=_course_plain)
             with open(_course_os.path.join(_course_dir, _course_name + ".json"), "w") as _course_f:
-                _course_json.dump(_course_value, _course_f)
+                _course_f.write(_course_text)
     except Exception:
         pass
 for _course_name in {weights!r}:  # a trained model of the student's own class: its weights, layer by layer
@@ -194,174 +214,447 @@ def student_names(exercise: Exercise, check_source: str) -> list[str]:
     return sorted({n for n in used if n not in known})
 
 
-def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
+def exported_names(exercise: Exercise, check_id: str, check_source: str) -> tuple[list[str], list[str], dict[str, str]]:
+    """What the export cell before ``check_id`` saves: the student's objects the check (and its prelude) reads, the
+    models exported as their layers' weights (LAYER_WEIGHTS), and the tensors exported as a place in a model
+    (IDENTITY)."""
     prelude = PRELUDE.get((exercise.name, check_id), "")
     names = student_names(exercise, prelude + check_source)
     made = _stored(prelude)  # the prelude makes these in the trusted process; "__where__..." and such are exported
     if (exercise.name, check_id) in LAYER_WEIGHTS:  # the weights go instead of the model
         made |= {n for d in class_probes.notebook_definitions(exercise.notebook) for n in _stored(d)}
     names = [n for n in names if n not in made and not n.startswith("_")]
-    where = IDENTITY.get((exercise.name, check_id), {})
-    weights = LAYER_WEIGHTS.get((exercise.name, check_id), [])
+    return names, LAYER_WEIGHTS.get((exercise.name, check_id), []), IDENTITY.get((exercise.name, check_id), {})
+
+
+def expected_files(exercise: Exercise, check_id: str, check_source: str) -> dict[str, tuple[str, ...]]:
+    """The files the trusted worker loads for a check, by the name they define: the suffixes each may have, in the
+    order tried. Every other file of the check's export folder is ignored (and reported)."""
+    names, weights, where = exported_names(exercise, check_id, check_source)
+    files: dict[str, tuple[str, ...]] = {n: (".keras", ".npy", ".json") for n in names}
+    files.update({f"__weights__{n}": (".npz",) for n in weights})
+    files.update({f"__class__{n}": (".json",) for n in weights})
+    files.update({f"__where__{n}": (".json",) for n in where})
+    return files
+
+
+def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
+    """The cell the grader adds before a verified check cell: it saves the objects the check reads."""
+    names, weights, where = exported_names(exercise, check_id, check_source)
     source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names, weights=weights, where=where)
     return nbformat.v4.new_code_cell(source, metadata={"grader": {"export": check_id}})
 
 
+@dataclass(frozen=True)
+class VerifierLimits:
+    """How a trusted worker runs. It runs no student code, but it reads hostile files, so it is sandboxed like a
+    kernel (bubblewrap: no network, read-only views, a scratch folder of its own; ``user`` if given) with hard
+    rlimits (address space, file size) and a CPU budget per submission, measured from /proc and enforced from
+    outside: past ``job_cpu_s`` CPU seconds (or the job's wall-clock limit) the worker is killed and replaced, and
+    only that submission's verified checks fail."""
+
+    sandbox: bool = True
+    user: str | None = None
+    memory_mb: int = 6144
+    threads: int = 1
+    job_cpu_s: float = 120.0
+    file_mb: int = 1024  # the largest file the worker may write (Keras unpacks a model's assets into its scratch)
+
+    @classmethod
+    def of(cls, limits: Limits) -> VerifierLimits:
+        """The worker's limits for a grading run with kernel ``limits``: a submission's verification may use twice
+        a cell's time in CPU seconds (at least a minute)."""
+        cpu = max(60.0, 2 * limits.cell_timeout)
+        return cls(limits.sandbox, limits.user, limits.memory_mb, limits.threads, cpu)
+
+
+class Verification(dict[str, tuple[bool, str]]):
+    """Check id -> (passed, message) from the trusted worker, plus ``flags`` for the reviewer (files of the export
+    folder that were ignored) and ``problem``: one sentence for the student when the verification itself was
+    stopped (too slow, too much memory)."""
+
+    def __init__(
+        self, results: dict[str, tuple[bool, str]] | None = None, flags: list[str] | None = None,
+        problem: str | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(results or {})
+        self.flags = list(flags or [])
+        self.problem = problem
+
+
+def _failed(exercise: Exercise, message: str, **kwargs: Any) -> Verification:
+    """Every verified check failed with ``message``."""
+    return Verification({c: (False, message) for c in verified_checks(exercise)}, **kwargs)
+
+
 def verify(
-    exercise: Exercise, work: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None
-) -> dict[str, tuple[bool, str]]:
-    """Check what the kernel exported into ``work`` in a trusted worker; check id -> (passed, message).
+    exercise: Exercise, work: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
+    limits: Limits | None = None,
+) -> Verification:  # fmt: skip
+    """Check what the kernel exported into ``work/export`` in a trusted worker; check id -> (passed, message).
 
     ``probes``: the folder holding the answers of the student's classes to the probes (course/class_probes.py) and
-    the seed they were run with; the worker runs the reference with the same seed and compares.
+    the seed they were run with; the worker runs the reference with the same seed and compares. ``limits``: the
+    grading run's kernel limits (the worker's follow from them, :meth:`VerifierLimits.of`); ``timeout``: the
+    wall-clock seconds this submission's verification may take.
     Raises RuntimeError when the trusted process itself fails (a grader error, retried).
     """
-    with tempfile.TemporaryDirectory(prefix="course-trusted-") as tmp:
-        try:
-            copy_regular_files(work / "export", Path(tmp), MAX_EXPORT)
-        except ValueError as err:
-            return {c: (False, str(err)) for c in verified_checks(exercise)}
-        return POOL.verify_folder(exercise, Path(tmp), timeout, probes)
+    setup = VerifierLimits.of(limits) if limits is not None else None
+    return POOL.verify_folder(exercise, work / "export", timeout, probes, setup)
 
 
 GRADER_ERROR = "__grader_error__"  # the key of a worker's reply when the reference itself failed
+REVIEW = "__review__"  # the key of a worker's reply holding the review flags
+STARTUP_S = 300.0  # wall-clock seconds a worker may take to import TensorFlow and run an exercise's locked cells
+MAX_PROBE_ANSWERS = 20 * 2**20
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ReferenceFailure(RuntimeError):
     """The instructor's reference failed in the trusted worker: a grader error, and the worker is fine."""
 
 
-class _Worker:
-    """One ``python -m course.trusted --serve`` process: imports TensorFlow once, then checks one folder per line."""
+class _Stale(RuntimeError):
+    """The worker had died before the job reached it: another worker takes the job."""
 
-    def __init__(self, warm: Path | None = None) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "course.trusted", "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, env=env, cwd=tempfile.gettempdir(),
-        )  # fmt: skip
+
+class _Stopped(RuntimeError):
+    """The worker was stopped, or died, while it checked one submission: that submission's verification fails."""
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) the processes ``pids`` used so far, from /proc/<pid>/stat."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = Path(f"/proc/{pid}/stat").read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid``'s child processes, their children, and so on, from /proc (the same walk as course/disk_quota.py's)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                text = Path(f"/proc/{entry}/stat").read_text()
+                children.setdefault(int(text[text.rindex(")") + 2 :].split()[1]), []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _data_folders() -> list[Path]:
+    """The data folder and the data cache, in full: the worker draws its held-out test images from them (a kernel
+    sees less, course/sandbox.py)."""
+    data = [Path(os.environ[k]).expanduser() for k in ("KERAS_COURSE_DATA",) if os.environ.get(k)]
+    cache = Path(os.environ.get("KERAS_COURSE_CACHE") or Path("~/.cache/keras-course").expanduser())
+    return [*data, *([cache] if cache.exists() else [])]
+
+
+def _share(folder: Path) -> None:
+    """Make ``folder``'s tree readable by the worker's user (folders 755, files 644), whatever the umask."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+class _Worker:
+    """One ``python -m course.trusted --serve`` process in its own sandbox and private folder (``root``):
+
+    ``lib/`` the toolkit and the ``course`` package's modules (read-only; no solutions), ``jobs/`` the solution
+    notebooks and each job's copied files (read-only inside), ``scratch/`` its HOME and TMPDIR (the only folder it
+    may write), ``log.txt`` its stderr. It imports TensorFlow once and builds each exercise's context once.
+    """
+
+    def __init__(self, setup: VerifierLimits, max_jobs: int) -> None:
+        self.setup = setup
         self.jobs = 0
-        self.pending = 0  # replies to warm-up requests not read yet
-        if warm is not None:  # import TensorFlow and run the locked cells now, while the first kernels start
-            self._send({"solution": str(Path(warm).resolve()), "export": None})
-            self.pending += 1
+        self.ready: set[str] = set()  # solutions whose locked cells ran in it
+        self.pending: list[str] = []  # warm-up requests whose replies were not read yet
+        self.busy_since: float | None = None  # when its current submission's job started (None: idle or warming)
+        self._buffer = b""
+        self.root = Path(tempfile.mkdtemp(prefix="course-trusted-"))
+        try:
+            self.proc = self._start(max_jobs)
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def _start(self, max_jobs: int) -> subprocess.Popen[bytes]:
+        lib, jobs, scratch, runtime = (self.root / n for n in ("lib", "jobs", "scratch", "runtime"))
+        private_lib(lib)
+        (lib / "course").mkdir()
+        for module in Path(__file__).parent.glob("*.py"):  # the code only: the solutions travel one by one
+            shutil.copyfile(module, lib / "course" / module.name)
+        for folder in (jobs, scratch, runtime):
+            folder.mkdir()
+        _share(self.root)
+        os.chmod(scratch, 0o700)
+        os.chmod(runtime, 0o700)
+        limits = Limits(threads=self.setup.threads, memory_mb=self.setup.memory_mb)
+        env = {**kernel_env(scratch, runtime, limits), "PYTHONPATH": str(lib), "CUDA_VISIBLE_DEVICES": ""}
+        cpu = int(STARTUP_S + (max_jobs + 1) * self.setup.job_cpu_s)  # a backstop: each job is watched below
+        argv = [sys.executable, "-m", "course.trusted", "--serve", "--memory-mb", str(self.setup.memory_mb),
+                "--cpu-s", str(cpu), "--file-mb", str(self.setup.file_mb)]  # fmt: skip
+        prefix: list[str] = []
+        if self.setup.user:
+            uid, gid = _user_ids(self.setup.user)
+            for folder in (scratch, runtime):
+                os.chown(folder, uid, gid)
+            prefix = as_user(uid, gid)
+        if self.setup.sandbox:
+            prefix += bwrap.command(self.root, scratch, runtime, [lib, *_data_folders(), jobs])
+        self.log = open(self.root / "log.txt", "ab")  # noqa: SIM115  (open as long as the worker runs)
+        return subprocess.Popen(
+            [*prefix, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
+            cwd=scratch, start_new_session=True,
+        )  # fmt: skip
+
+    def warm(self, solution: Path) -> None:
+        """Ask the worker to run ``solution``'s locked cells now (its reply is read before its next job)."""
+        self._send({"solution": self._given(solution), "export": None})
+        self.pending.append(str(solution))
+
+    def _given(self, solution: Path) -> str:
+        """The solution notebook's path inside the sandbox (a copy in ``jobs/solutions/<digest>/``)."""
+        data = Path(solution).read_bytes()
+        folder = self.root / "jobs" / "solutions" / hashlib.sha256(data).hexdigest()[:16]
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            (folder / Path(solution).name).write_bytes(data)
+            _share(self.root / "jobs" / "solutions")
+        return str(folder / Path(solution).name)
 
     def _send(self, request: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
+        if not self.alive():
+            raise _Stale("the trusted verifier is not running")
         try:
-            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except OSError as err:
-            raise RuntimeError(f"the trusted verifier is not running: {err}") from None
-
-    def _reply(self, timeout: float) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("{"):
             self.close()
-            raise RuntimeError("the trusted verifier " + ("timed out" if not ready else "ended without a result"))
-        reply: dict[str, Any] = json.loads(line)
+            raise _Stale(f"the trusted verifier is not running: {err}") from None
+
+    def _line(self, wall_s: float, cpu_s: float | None, ended: type[RuntimeError] = _Stopped) -> dict[str, Any]:
+        """The next line; _Stopped past ``wall_s`` seconds or ``cpu_s`` CPU seconds (the worker is killed), or
+        ``ended`` when the worker ends without one."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        start = time.monotonic()
+        used_before = _cpu_s([self.proc.pid, *descendants(self.proc.pid)]) if cpu_s is not None else 0.0
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([fd], [], [], 0.25)
+            chunk = os.read(fd, 1 << 16) if ready else None
+            if chunk == b"":
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(5)  # the sandbox ends just after the worker in it
+                why, outside = self._ended(), self.setup.sandbox and (self.proc.returncode or 0) < 0
+                self.close()
+                # the sandbox killed by a signal: that came from outside it (nothing in a job can), not the job's fault
+                raise (_Stale if outside else ended)(f"the trusted verifier ended without a result ({why})")
+            self._buffer += chunk or b""
+            if time.monotonic() - start > wall_s:
+                self.close()
+                raise _Stopped(f"its verification ran for more than {wall_s:g} seconds and was stopped")
+            used = _cpu_s([self.proc.pid, *descendants(self.proc.pid)]) - used_before if cpu_s is not None else 0.0
+            if cpu_s is not None and used > cpu_s:
+                self.close()
+                raise _Stopped(f"its verification used more than {cpu_s:g} CPU seconds and was stopped")
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply: dict[str, Any] = json.loads(line)
+        except ValueError:
+            self.close()
+            raise _Stopped("the trusted verifier answered something that is not a result") from None
         return reply
 
+    def _ended(self) -> str:
+        """Why the worker ended, from its exit status and the last line it wrote to stderr."""
+        code = self.proc.poll()
+        status = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        try:
+            last = (self.root / "log.txt").read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
+        except OSError:
+            last = []
+        return status + (f"; {last[-1][:200]}" if last else "")
+
+    def _warm_up(self, solution: Path) -> None:
+        """Read pending warm-up replies and make sure ``solution``'s context is built: the grader's own cost, not a
+        submission's (RuntimeError when it fails: a grader error)."""
+        try:
+            if str(solution) not in self.ready and str(solution) not in self.pending:
+                self.warm(solution)
+            while self.pending:
+                self._line(STARTUP_S, None)  # its receipt
+                reply = self._line(STARTUP_S, None)
+                done = self.pending.pop(0)
+                if GRADER_ERROR in reply:
+                    raise RuntimeError(f"the trusted verifier could not start: {reply[GRADER_ERROR][1]}")
+                self.ready.add(done)
+        except _Stopped as err:
+            raise RuntimeError(f"the trusted verifier could not start: {err}") from None
+
     def run(
-        self, solution: Path, export_dir: Path, timeout: float, probes: tuple[Path, int] | None = None
-    ) -> dict[str, tuple[bool, str]]:
+        self, exercise: Exercise, folder: Path, wall_s: float, probes: tuple[Path, int] | None = None
+    ) -> Verification:
+        """Check the export folder ``folder`` (and the probe answers) of one submission."""
+        self._warm_up(exercise.path)
         self.jobs += 1
-        request: dict[str, Any] = {"solution": str(Path(solution).resolve()), "export": str(export_dir)}
-        if probes is not None:
-            request["probes"] = {"dir": str(probes[0]), "seed": probes[1]}
-        self._send(request)
-        while self.pending:  # the warm-up's answer comes first
-            self._reply(timeout)
-            self.pending -= 1
-        reply = self._reply(timeout)
+        job = self.root / "jobs" / str(self.jobs)
+        try:
+            (job / "export").mkdir(parents=True)
+            skipped: list[str] = []
+            try:
+                copy_regular_files(folder, job / "export", MAX_EXPORT, skipped=skipped)
+            except ValueError as err:
+                return _failed(exercise, str(err))
+            request: dict[str, Any] = {"solution": self._given(exercise.path), "export": str(job / "export")}
+            if probes is not None:
+                (job / "probes").mkdir()
+                with contextlib.suppress(ValueError):  # answers past the limit are left out: those checks fail
+                    copy_regular_files(probes[0], job / "probes", MAX_PROBE_ANSWERS)
+                request["probes"] = {"dir": str(job / "probes"), "seed": probes[1]}
+            _share(job)
+            os.truncate(self.root / "log.txt", 0)  # the log tells about this job only
+            self._send(request)
+            self.busy_since = time.monotonic()
+            try:  # a worker that ends before its receipt never read the job (it died idle): _Stale, tried again
+                self._line(wall_s, self.setup.job_cpu_s, ended=_Stale)
+                reply = self._line(wall_s, self.setup.job_cpu_s)
+            except _Stopped as err:
+                return _failed(exercise, f"not verified: {err}", problem=_stopped(err))
+            finally:
+                self.busy_since = None
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
         if GRADER_ERROR in reply:
             raise ReferenceFailure(f"the trusted verifier failed: {reply[GRADER_ERROR][1]}")
-        return {k: (bool(v[0]), str(v[1])) for k, v in reply.items()}
+        flags = [str(f) for f in reply.pop(REVIEW, [])]
+        if skipped:
+            flags.insert(0, f"export folder entries that are not files, ignored: {_listed(skipped)}")
+        return Verification({k: (bool(v[0]), str(v[1])) for k, v in reply.items()}, flags)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def close(self) -> None:
         if self.alive():
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the sandbox and everything in it
         self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.log):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _stopped(err: Exception) -> str:
+    return (
+        f"The grader stopped checking your exported objects outside your notebook: {err}. Your verified checks get "
+        "no points; make your models smaller or faster (the grader runs them on its own test data)."
+    )
+
+
+def _listed(names: list[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 class WorkerPool:
-    """Trusted workers shared by the grading threads, replaced when dead or worn.
+    """Trusted workers shared by the grading threads, replaced when dead, worn or stopped.
 
-    At most ``size`` run at once (None: one per verification running at once). A check takes well under a second
-    against several seconds of a kernel's run, so one worker serves a few grading threads; a thread waits for an
-    idle one rather than paying for another TensorFlow start.
+    ``size`` workers are kept (None: as many as verifications ran at once). A check takes well under a second
+    against several seconds of a kernel's run, so one worker serves a few grading threads: a thread waits for an
+    idle one rather than paying for another TensorFlow start, but never behind a slow submission: when every
+    worker has been busy with one submission for more than ``grace`` seconds, the thread starts a worker of its
+    own. So no submission waits more than ``grace`` for another one's verification, and a slow one is stopped at
+    its own budget (:class:`VerifierLimits`).
     """
 
-    def __init__(self, max_jobs: int = 50, size: int | None = None) -> None:
+    def __init__(self, max_jobs: int = 50, size: int | None = None, grace: float = 5.0) -> None:
         self.max_jobs = max_jobs
         self.size = size
+        self.grace = grace
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
         self._lock = threading.Condition()
 
     def verify_folder(
-        self, exercise: Exercise, folder: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None
-    ) -> dict[str, tuple[bool, str]]:
+        self, exercise: Exercise, folder: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
+        limits: VerifierLimits | None = None,
+    ) -> Verification:  # fmt: skip
         """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells, and
-        the answers of the student's classes to the probes (``probes``: their folder and seed)."""
-        worker = self._take(timeout)
-        try:
+        the answers of the student's classes to the probes (``probes``: their folder and seed). ``timeout``: the
+        wall-clock seconds this submission's job may take once its worker is ready."""
+        setup = limits or VerifierLimits()
+        for attempt in (1, 2):  # a worker that died between jobs: one fresh try
+            worker = self._take(setup)
             try:
-                return worker.run(exercise.path, folder, timeout, probes)
-            except ReferenceFailure:
-                raise
-            except RuntimeError:  # a worker that died between jobs: one fresh try, then a grader error
-                self._retire(worker)
-                worker = self._take(timeout)
-                return worker.run(exercise.path, folder, timeout, probes)
-        finally:
-            if worker.alive() and worker.jobs < self.max_jobs:
-                with self._lock:
-                    self._idle.append(worker)
-                    self._lock.notify()
-            else:
-                self._retire(worker)
+                return worker.run(exercise, folder, timeout, probes)
+            except _Stale:
+                if attempt == 2:
+                    raise RuntimeError("the trusted verifier stopped before it could check this submission") from None
+            finally:
+                self._give(worker)
+        raise AssertionError("unreachable")
 
-    def _retire(self, worker: _Worker) -> None:
-        worker.close()
+    def _give(self, worker: _Worker) -> None:
         with self._lock:
-            if worker in self._all:
+            same = [w for w in self._all if w.setup == worker.setup]
+            keep = worker.alive() and worker.jobs < self.max_jobs and (self.size is None or len(same) <= self.size)
+            if keep:
+                self._idle.append(worker)
+            elif worker in self._all:
                 self._all.remove(worker)
-            self._lock.notify()
+            self._lock.notify_all()
+        if not keep:
+            worker.close()
 
-    def prewarm(self, exercise: Exercise, threads: int, per_worker: int = 3) -> None:
+    def prewarm(self, exercise: Exercise, threads: int, per_worker: int = 3, limits: Limits | None = None) -> None:
         """Size the pool for ``threads`` grading threads (one worker per ``per_worker`` of them) and start its
         workers now, each importing TensorFlow and running ``exercise``'s locked cells in the background: a grading
         run pays for that while its first kernels start, not after them."""
         if not verified_checks(exercise):
             return
+        setup = VerifierLimits.of(limits) if limits is not None else VerifierLimits()
         with self._lock:
             self.size = max(1, -(-threads // per_worker))
-            missing = self.size - sum(w.alive() for w in self._idle)
+            missing = self.size - sum(w.alive() for w in self._idle if w.setup == setup)
             for _ in range(max(0, missing)):
-                worker = _Worker(warm=exercise.path)
+                worker = _Worker(setup, self.max_jobs)
+                worker.warm(exercise.path)
                 self._all.append(worker)
                 self._idle.append(worker)
 
-    def _take(self, timeout: float = 300.0) -> _Worker:
+    def _take(self, setup: VerifierLimits) -> _Worker:
+        """An idle worker with these limits; else a new one when the pool is not full or every worker of it has
+        been busy with one submission for more than ``grace`` seconds; else wait (briefly) for one."""
         with self._lock:
             while True:
-                while self._idle:
-                    worker = self._idle.pop()
-                    if worker.alive():
-                        return worker
+                for worker in [w for w in self._idle if not w.alive()]:
+                    self._idle.remove(worker)
                     self._all.remove(worker)
-                if self.size is None or len(self._all) < self.size:
-                    worker = _Worker()
+                    worker.close()
+                idle = [w for w in self._idle if w.setup == setup]
+                if idle:
+                    self._idle.remove(idle[-1])
+                    return idle[-1]
+                busy = [w for w in self._all if w.setup == setup]
+                now = time.monotonic()
+                slow = all(w.busy_since is not None and now - w.busy_since > self.grace for w in busy)
+                if self.size is None or len(busy) < self.size or slow:
+                    worker = _Worker(setup, self.max_jobs)
                     self._all.append(worker)
                     return worker
-                if not self._lock.wait(timeout):
-                    raise RuntimeError(f"no trusted verifier became free within {timeout:g} s")
+                self._lock.wait(0.25)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -378,27 +671,57 @@ POOL = WorkerPool()
 atexit.register(POOL.close)
 
 
-def _load(folder: Path) -> dict[str, Any]:
-    import numpy as np
-    from tensorflow import keras
+class _Loaded:
+    """What the worker loaded from one check's export folder: values by name, names refused (with why), and the
+    files it ignored."""
 
-    values: dict[str, Any] = {}
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.refused: dict[str, str] = {}
+        self.unexpected: list[str] = []
+
+
+def _load(folder: Path, expected: dict[str, tuple[str, ...]], context: dict[str, Any]) -> _Loaded:
+    """Load the files ``expected`` names (name -> suffixes) from ``folder``, each checked before it is loaded
+    (course/export_limits.py); never a name ``context`` (the locked cells) defines; every other file is reported."""
+    loaded = _Loaded()
+    present = {p.name: p for p in folder.iterdir()} if folder.is_dir() and not folder.is_symlink() else {}
+    used: set[str] = set()
+    for name, suffixes in expected.items():
+        found = next((name + s for s in suffixes if name + s in present), None)
+        if found is None or name in context:  # an exported name never replaces the exercise's own
+            continue
+        used.add(found)
+        path = present[found]
         if path.is_symlink() or not path.is_file():
             continue
         try:
-            if path.suffix == ".keras":
-                values[path.stem] = _load_model(keras, path)
-            elif path.suffix == ".npy":
-                values[path.stem] = np.load(path, allow_pickle=False)
-            elif path.suffix == ".json":
-                values[path.stem] = json.loads(path.read_text())
-            elif path.suffix == ".npz":  # LAYER_WEIGHTS: "<layer name>/<index>" -> array
-                with np.load(path, allow_pickle=False) as arrays:
-                    values[path.stem] = {key: arrays[key] for key in arrays.files}
+            export_limits.check_file(path)
+            loaded.values[name] = _load_file(path)
+        except export_limits.Refused as err:
+            loaded.refused[name] = str(err)
         except Exception:  # noqa: BLE001, S112  (a file that does not load is an object the student did not hand in)
             continue
-    return values
+    loaded.unexpected = sorted(set(present) - used)
+    return loaded
+
+
+def _load_file(path: Path) -> Any:
+    """One exported object: a model, an array (a 0-d array as the Python number it holds), a plain value, or the
+    arrays of a ``.npz`` by name."""
+    import numpy as np
+
+    if path.suffix == ".keras":
+        from tensorflow import keras
+
+        return _load_model(keras, path)
+    if path.suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        return array.item() if array.ndim == 0 else array  # np.prod(shape) exported by an older export cell
+    if path.suffix == ".npz":  # LAYER_WEIGHTS: "<layer name>/<index>" -> array
+        with np.load(path, allow_pickle=False) as arrays:
+            return {key: arrays[key] for key in arrays.files}
+    return json.loads(path.read_text())
 
 
 def _load_model(keras: Any, path: Path) -> Any:
@@ -455,26 +778,45 @@ def instructor_context(exercise: Exercise, seed: int | None = None) -> dict[str,
 
 
 def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dict[str, list[Any]]:
+    """Run each verified check cell on the objects its export folder holds; check id -> [passed, message], plus
+    REVIEW: flags naming the files of the export folder that no check reads (ignored)."""
     out: dict[str, list[Any]] = {}
     verified = verified_checks(exercise)
     probed = class_probes.probes(exercise)
+    ignored: list[str] = []
+    exported = {c.id for c in exercise.checks if c.id in verified and c.id not in probed}
+    for entry in sorted(export_dir.iterdir()) if export_dir.is_dir() else []:
+        if entry.name not in exported:  # a folder no check reads
+            inside = sorted(p.name for p in entry.iterdir()) if entry.is_dir() and not entry.is_symlink() else []
+            ignored += [f"{entry.name}/{n}" for n in inside] or [entry.name]
     for check in exercise.checks:
-        if check.id not in verified or check.id in probed:  # probed checks: _compare_probes
+        if check.id not in exported:  # probed checks: _compare_probes
             continue
-        namespace = {**context, **_load(export_dir / check.id)}
+        loaded = _load(export_dir / check.id, expected_files(exercise, check.id, check.source), context)
+        ignored += [f"{check.id}/{n}" for n in loaded.unexpected]
+        if loaded.refused:
+            out[check.id] = [False, "; ".join(f"your {n!r} was not loaded: {why}" for n, why in loaded.refused.items())]
+            continue
+        namespace = {**context, **loaded.values}
         if (exercise.name, check.id) in LAYER_WEIGHTS:  # the reference solution's classes, to load weights into
-            namespace = {**context, **_load(export_dir / check.id), **class_probes.reference_classes(exercise)}
-        try:
-            exec(PRELUDE.get((exercise.name, check.id), ""), namespace)  # noqa: S102  (the instructor's code)
-            exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)
-        except Exception as err:  # noqa: BLE001  (any failure of a check on the student's data is a failed check)
-            message = str(err) if type(err).__name__ in ("CheckFailure", "AssertionError") else ""
-            if isinstance(err, NameError):
-                message = f"{err}: it was not there (or not a plain value or built-in-layer model) when checked"
-            out[check.id] = [False, message or f"{type(err).__name__}: {err}"]
-        else:
-            out[check.id] = [True, ""]
+            namespace.update(class_probes.reference_classes(exercise))
+        out[check.id] = _run_check(exercise, check, namespace)
+    if ignored:
+        out[REVIEW] = [f"unexpected files in the export folder, ignored: {_listed(ignored)}"]
     return out
+
+
+def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> list[Any]:
+    """[passed, message] of the instructor's prelude and check cell run in ``namespace``."""
+    try:
+        exec(PRELUDE.get((exercise.name, check.id), ""), namespace)  # noqa: S102  (the instructor's code)
+        exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)
+    except Exception as err:  # noqa: BLE001  (any failure of a check on the student's data is a failed check)
+        message = str(err) if type(err).__name__ in ("CheckFailure", "AssertionError") else ""
+        if isinstance(err, NameError):
+            message = f"{err}: it was not there (or not a plain value or built-in-layer model) when checked"
+        return [False, (message or f"{type(err).__name__}: {err}")[:2000]]
+    return [True, ""]
 
 
 def _compare_probes(exercise: Exercise, folder: Path, seed: int) -> dict[str, list[Any]]:
@@ -486,37 +828,63 @@ def _compare_probes(exercise: Exercise, folder: Path, seed: int) -> dict[str, li
     return out
 
 
-def _serve() -> None:
-    """Answer one JSON line per request line on stdin; everything the checks print goes to stderr."""
-    import contextlib
+def _limit_self(options: dict[str, str]) -> None:
+    """Hard limits on this worker, set before it reads any request: address space (MemoryError past it), CPU
+    seconds over its life (a backstop; each job is watched from outside), the size of any file it writes (OSError
+    past it: Python ignores SIGXFSZ), no core files."""
+    import resource
 
+    if "--memory-mb" in options:
+        size = int(options["--memory-mb"]) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if "--cpu-s" in options:
+        seconds = int(options["--cpu-s"])
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+    if "--file-mb" in options:
+        size = int(options["--file-mb"]) * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _serve(args: list[str]) -> None:
+    """Answer one JSON line per request line on stdin; everything the checks print goes to stderr."""
+    _limit_self(dict(zip(args[::2], args[1::2])))
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # TensorFlow or a check writing to fd 1 cannot corrupt the replies
     contexts: dict[Path, tuple[Exercise, dict[str, Any]]] = {}
     for line in sys.stdin:
+        replies.write("{}\n")  # the receipt, before any file is read: a worker that dies later died of this job
+        replies.flush()
         request = json.loads(line)
-        solution = Path(request["solution"])
         with contextlib.redirect_stdout(sys.stderr):
-            if solution not in contexts:
-                exercise = load_exercise(solution)
-                contexts[solution] = (exercise, instructor_context(exercise))
-            if request["export"] is None:  # a warm-up: the context is ready, nothing to check
-                replies.write("{}\n")
-                replies.flush()
-                continue
-            result = _check(*contexts[solution], Path(request["export"]))
-            if request.get("probes"):
-                try:
-                    result.update(_compare_probes(contexts[solution][0], Path(request["probes"]["dir"]),
-                                                  int(request["probes"]["seed"])))  # fmt: skip
-                except Exception as err:  # noqa: BLE001  (the reference failed: a grader error, said so)
-                    result = {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
-            from tensorflow import keras
-
-            keras.backend.clear_session()  # the loaded models go; the next job starts clean
+            result = _answer(request, contexts)
         replies.write(json.dumps(result) + "\n")
         replies.flush()
 
 
+def _answer(request: dict[str, Any], contexts: dict[Path, tuple[Exercise, dict[str, Any]]]) -> dict[str, Any]:
+    """The reply to one request: {} for a warm-up, else check id -> [passed, message] (REVIEW: flags)."""
+    solution = Path(request["solution"])
+    try:
+        if solution not in contexts:
+            exercise = load_exercise(solution)
+            contexts[solution] = (exercise, instructor_context(exercise))
+    except Exception as err:  # noqa: BLE001  (the instructor's own cells failed: a grader error, said so)
+        return {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
+    if request["export"] is None:  # a warm-up: the context is ready, nothing to check
+        return {}
+    result = _check(*contexts[solution], Path(request["export"]))
+    if request.get("probes"):
+        try:
+            result.update(_compare_probes(contexts[solution][0], Path(request["probes"]["dir"]),
+                                          int(request["probes"]["seed"])))  # fmt: skip
+        except Exception as err:  # noqa: BLE001  (the reference failed: a grader error, said so)
+            result = {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
+    from tensorflow import keras
+
+    keras.backend.clear_session()  # the loaded models go; the next job starts clean
+    return result
+
+
 if __name__ == "__main__":
-    _serve()
+    _serve(sys.argv[2:] if sys.argv[1:2] == ["--serve"] else sys.argv[1:])

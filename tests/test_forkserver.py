@@ -17,6 +17,14 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 MARK = "876.54321"  # the `sleep` argument of the process the first submission leaves behind
 LIMITS = Limits(preload="toolkit", cell_timeout=60, timeout=180)
 
+STARTUP = ["/etc/ipython/ipython_kernel_config.py", "/etc/jupyter/jupyter_config.py", "/root/.keras/keras.json",
+           "/usr/local/etc/ipython/ipython_config.py", "/left", "/dev/left", "/etc/matplotlibrc"]
+KEYRINGS = (  # add_key(2) and keyctl(2) have no Python wrapper
+    "import ctypes, platform\nlibc = ctypes.CDLL(None, use_errno=True)\nL = ctypes.c_long\n"
+    "ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]\n"
+    "def add_key(ring, name):\n    return libc.syscall(L(ADD_KEY), b'user', name, b'secret', L(6), L(ring))\n"
+    "def search(ring, name):\n    return libc.syscall(L(KEYCTL), L(10), L(ring), b'user', name, L(0))\n"
+)
 LEAVE = {
     "files": "import os\nopen('/tmp/left', 'w').write('x')\nopen('/dev/shm/left', 'w').write('x')\n"
     "open(os.path.expanduser('~/left.txt'), 'w').write('x')\nos.makedirs('/tmp/locked/deep')\n"
@@ -27,6 +35,15 @@ LEAVE = {
     "process": f"import subprocess\nsubprocess.Popen(['sleep', '{MARK}'], start_new_session=True)",
     "memory": "import os, sys, keras, toolkit.checks\ntoolkit.checks.LEFT = 1\nkeras.Model.fit = None\n"
     "os.environ['LEFT'] = '1'\nsys.modules['left_behind'] = sys",
+    # files IPython, Python, Keras or matplotlib would read when the next kernel starts, and the rest of the root
+    "start-up": f"import os\nfor path in {STARTUP!r}:\n    try:\n        os.makedirs(os.path.dirname(path), "
+    "exist_ok=True)\n        open(path, 'w').write(\"open('/tmp/pwned', 'w').write('x')\\n\")\n"
+    "    except OSError:\n        pass",
+    "keyrings": KEYRINGS + "for ring in (-3, -4, -5):  # session, user, user session\n"
+    "    assert add_key(ring, b'left%d' % -ring) > 0, ring",
+    "deep folders": "import os\nfor top in [os.path.expanduser('~'), '/tmp']:\n    os.chdir(top)\n"
+    "    for _ in range(1500):\n        os.mkdir('deep' * 20)\n        os.chdir('deep' * 20)\n"
+    "    open('f', 'w').write('x')\nos.chdir(os.path.expanduser('~'))",
 }
 FIND = {
     "files": "import os\nfor p in ['/tmp/left', '/dev/shm/left', os.path.expanduser('~/left.txt'), '/tmp/locked',"
@@ -37,6 +54,11 @@ FIND = {
     f"        assert '{MARK}' not in cmd, cmd",
     "memory": "import os, sys, keras, toolkit.checks\nassert not hasattr(toolkit.checks, 'LEFT')\n"
     "assert callable(keras.Model.fit)\nassert 'LEFT' not in os.environ\nassert 'left_behind' not in sys.modules",
+    "start-up": f"import os\nfor path in [*{STARTUP!r}, '/tmp/pwned']:\n    assert not os.path.lexists(path), path",
+    "keyrings": KEYRINGS + "for ring in (-3, -4, -5):\n"
+    "    assert search(ring, b'left%d' % -ring) == -1, ring",
+    "deep folders": "import os\nassert not os.path.lexists(os.path.join(os.path.expanduser('~'), 'deep' * 20))\n"
+    "assert not os.path.lexists('/tmp/' + 'deep' * 20)",
 }
 
 

@@ -22,11 +22,13 @@ from typing import Any
 import nbformat
 import pytest
 
+import course
 from course.sandbox import Limits, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions" / "ex01"
+SOLUTIONS = Path(course.__file__).resolve().parent / "solutions"  # site-packages/course/... in a wheel install
 MARK = "987.654321"  # an argument of `sleep` that identifies the probe's leftover child processes
 
 
@@ -82,7 +84,20 @@ def probes(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
         "leave_a_daemon": f"import subprocess\nsubprocess.Popen(['sleep', '{MARK}'], start_new_session=True)",
         "memory_hog": "try:\n    hog = bytearray(12 * 2**30)\nexcept MemoryError:\n    pass\n"
         "else:\n    raise AssertionError('12 GB allowed')",
+        # nothing but the work, runtime and scratch folders is writable: not the root, /etc, /root or /dev
+        "read_only_root": "import os\nfor p in ['/left', '/etc/left', '/etc/ipython/ipython_config.py', '/dev/left',"
+        " '/root/left', '/usr/left']:\n    try:\n        os.makedirs(os.path.dirname(p), exist_ok=True)\n"
+        "        open(p, 'w').write('x')\n    except OSError:\n        pass\n    else:\n"
+        "        raise AssertionError('could write ' + p)",
+        # /tmp is memory the kernel's own limit counts: it is full at --tmp-mb, not when the machine is
+        "sized_tmp": "import errno\nchunk = b'x' * 2**20\ntry:\n    with open('/tmp/big', 'wb') as f:\n"
+        "        for _ in range(4096):\n            f.write(chunk)\nexcept OSError as err:\n"
+        "    assert err.errno == errno.ENOSPC, err\nelse:\n    raise AssertionError('4 GB written to /tmp')\n"
+        "finally:\n    import os\n    os.unlink('/tmp/big')",
+        # the solutions and hidden checks: a wheel installs them inside the virtual environment the sandbox shows
+        "no_solutions": f"import os\nassert not os.path.lexists({str(SOLUTIONS)!r}), 'the solutions are visible'",
     }
+    assert SOLUTIONS.is_dir()  # there outside the sandbox
     before = checks_file.read_bytes()
     try:
         limits = Limits(preload="toolkit", cell_timeout=30, timeout=120, fork_server=request.param)
@@ -105,6 +120,9 @@ PROBES = [
     "no_grader_processes",
     "leave_a_daemon",
     "memory_hog",
+    "read_only_root",
+    "sized_tmp",
+    "no_solutions",
 ]
 
 
@@ -294,8 +312,14 @@ def test_the_sandbox_works_for_a_grader_that_is_not_root() -> None:
         )
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     env.update({k: os.environ[k] for k in ("KERAS_COURSE_DATA",) if k in os.environ})
+    here = Path(__file__).parent
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_the_sandbox_stops_it",
-           f"{__file__}::test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind"]  # fmt: skip
+           f"{__file__}::test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind",
+           f"{here / 'test_forkserver.py'}::test_nothing_of_one_submission_reaches_the_next_in_its_slot",
+           f"{here / 'test_hardening.py'}::test_a_run_that_passes_its_disk_quota_is_stopped_at_once",
+           f"{here / 'test_hardening.py'}::test_one_file_cannot_pass_the_quota_and_tmp_is_full_at_its_size",
+           f"{here / 'test_hardening.py'}::test_a_folder_chain_of_any_depth_is_emptied_and_links_are_not_followed",
+           ]  # fmt: skip
     result = subprocess.run(
         ["runuser", "-u", "nobody", "--", *cmd], env=env, cwd="/tmp", capture_output=True, text=True
     )

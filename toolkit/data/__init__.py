@@ -9,6 +9,7 @@ from toolkit.data.loaders import (
     ChecksumError,
     DataNotFoundError,
     Splits,
+    WithheldWarning,
     cache_dir,
     load_cifar10,
     load_mnist,
@@ -17,5 +18,5 @@ from toolkit.data.loaders import (
 
 __all__ = [
     "CACHE_ENV", "CIFAR10_CLASSES", "DATA_ENV", "FILES", "CacheWarning", "ChecksumError", "DataNotFoundError",
-    "Splits", "cache_dir", "load_cifar10", "load_mnist", "verify_file",
+    "Splits", "WithheldWarning", "cache_dir", "load_cifar10", "load_mnist", "verify_file",
 ]

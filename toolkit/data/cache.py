@@ -68,10 +68,10 @@ def record_digest(path: Path, digest: str) -> None:
     records = _read_records()
     records[name] = {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
     text = json.dumps(records, indent=1, sort_keys=True).encode()
-    _atomic_write(cache_dir() / _RECORD_NAME, lambda handle: handle.write(text))
+    atomic_write(cache_dir() / _RECORD_NAME, lambda handle: handle.write(text))
 
 
-def _atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write`` on a temporary file next to ``target``, then rename it over ``target``.
 
     Readers see the old file or the complete new one, never a half-written one; on any error the temporary
@@ -95,7 +95,7 @@ def save_arrays(target: Path, arrays: dict[str, np.ndarray]) -> None:
 
     Uncompressed, because ``np.load`` then reads the 180 MB of CIFAR-10 in a fraction of a second.
     """
-    _atomic_write(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
+    atomic_write(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
 
 
 def load_arrays(source: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:

@@ -6,6 +6,9 @@ Where the data comes from, in order:
    ``cifar10-jpeg.tar.gz``), each file checked against its SHA-256 digest in :data:`FILES` before use;
 2. only if that variable is unset (or empty): Keras's own download, for learners who are online.
 
+A grader's data view (``toolkit/data/view.py``, written by course/data_view.py) is read instead when the folder
+holds its manifest: the same arrays, except the test images the exercise's cells do not load, which are zeros.
+
 A variable that is set but names a missing folder or a folder without the file is an error straight away,
 not a silent download: the learner meant the folder, and a download would hide the typo (or fail slowly
 offline). CIFAR-10 is decoded from JPEG once and cached as an uncompressed ``.npz`` under
@@ -24,7 +27,10 @@ import numpy as np
 from toolkit.data import archive as _cifar_archive
 from toolkit.data import cache as _data_cache
 from toolkit.data import subsets as _subsets
+from toolkit.data import view as _view
 from toolkit.data.cache import CACHE_ENV, cache_dir
+from toolkit.data.errors import ChecksumError, DataNotFoundError
+from toolkit.data.view import WithheldWarning
 
 __all__ = [
     "CACHE_ENV",
@@ -34,9 +40,12 @@ __all__ = [
     "CacheWarning",
     "ChecksumError",
     "DataNotFoundError",
+    "WithheldWarning",
     "cache_dir",
+    "full_arrays",
     "load_cifar10",
     "load_mnist",
+    "subset_rows",
     "verify_file",
 ]
 
@@ -65,14 +74,6 @@ FILES = {
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-class DataNotFoundError(FileNotFoundError):
-    """The data set is neither in the ``KERAS_COURSE_DATA`` folder nor downloadable."""
-
-
-class ChecksumError(ValueError):
-    """A data file's SHA-256 digest differs from the expected one: it is damaged or a different file."""
-
-
 class CacheWarning(UserWarning):
     """The cache could not be written; loading still works, but repeats the slow work next time."""
 
@@ -98,17 +99,52 @@ def load_cifar10(limit: int | tuple[int, int] | None = None, seed: int = 0) -> S
 
 def _load(name: str, limit: object, seed: object) -> Splits:
     loader = f"load_{name}"
-    counts = _subsets.parse_limit(loader, limit, FILES[name].sizes)  # bad arguments fail before slow work
-    rng = np.random.default_rng(_subsets.check_seed(loader, seed))
-    path = _local_file(name)
-    # Both sources end in the same steps: full order, shape checks, then the seeded subset below.
-    arrays = _download(name) if path is None else _read_local(name, path)
+    _subsets.parse_limit(loader, limit, FILES[name].sizes)  # bad arguments fail before slow work
+    _subsets.check_seed(loader, seed)
+    # Every source ends in the same steps: full order, shape checks, then the seeded subset below.
+    arrays, kept = _source_arrays(name)
     x_train, y_train, x_test, y_test = (arrays[key] for key in _KEYS)
+    rows = subset_rows(name, limit, seed, y_train, y_test)
+    if rows is None:
+        splits = (x_train, y_train), (x_test, y_test)
+    else:
+        train, test = rows
+        splits = (x_train[train], y_train[train]), (x_test[test], y_test[test])
+        kept = None if kept is None else kept[test]
+    if kept is not None:
+        _view.warn_withheld(f"{loader}(limit={limit!r}, seed={seed!r})", kept)
+    return splits
+
+
+def subset_rows(
+    name: str, limit: object, seed: object, y_train: np.ndarray, y_test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of the full training and test splits (labels ``y_train``, ``y_test``) that ``load_<name>(limit,
+    seed)`` returns, in its order; None when ``limit`` is None (all of them)."""
+    loader = f"load_{name}"
+    counts = _subsets.parse_limit(loader, limit, FILES[name].sizes)
+    rng = np.random.default_rng(_subsets.check_seed(loader, seed))
     if counts is None:
-        return (x_train, y_train), (x_test, y_test)
-    train = _subsets.stratified(y_train, counts[0], rng)
-    test = _subsets.stratified(y_test, counts[1], rng)
-    return (x_train[train], y_train[train]), (x_test[test], y_test[test])
+        return None
+    # The training rows are drawn first, from the same generator: the test rows depend on both counts.
+    return _subsets.stratified(y_train, counts[0], rng), _subsets.stratified(y_test, counts[1], rng)
+
+
+def _source_arrays(name: str) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """All of ``name`` in the course's full order and, from a grader's data view, its mask of kept test images
+    (None from the data folder or a download: every image is there)."""
+    folder = data_dir()
+    if folder is not None and _view.is_view(folder):
+        arrays, kept = _view.read(folder, name)
+        return _checked(name, arrays, f"grader's data view {folder}"), kept
+    return full_arrays(name), None
+
+
+def full_arrays(name: str) -> dict[str, np.ndarray]:
+    """All of ``name`` (``mnist`` or ``cifar10``) in the course's full order, from the ``KERAS_COURSE_DATA`` folder
+    (checksummed) or Keras's download: ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
+    path = _local_file(name)
+    return _download(name) if path is None else _read_local(name, path)
 
 
 def data_dir() -> Path | None:
@@ -246,5 +282,5 @@ def _warn_cache(where: Path, err: OSError, consequence: str) -> None:
         f"The cache could not be written at {where} ({reason}); {consequence}. Set {CACHE_ENV} to a writable "
         "folder with some free space (about 200 MB) to keep it.",
         CacheWarning,
-        stacklevel=6,  # the learner's call of load_mnist / load_cifar10
+        stacklevel=8,  # the learner's call of load_mnist / load_cifar10
     )
