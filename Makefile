@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 (or run with PYTHON=/path/to/python3.11)."; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,tensorflow]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name keras-course --display-name "Keras course (Python 3.11)" >/dev/null
 	@touch $(STAMP)
 
@@ -73,8 +73,9 @@ test: test-reference matrix
 test-reference: setup lint unit notebooks benchmarks
 
 # The compatibility matrix beyond the reference set (README, "Supported platforms"); .ci/run runs both.
-# matrix-colab: Python 3.12 with Colab's versions, the wheel installed like Colab's setup cell, unit tests and every
-# lesson and solution under --nbval-lax (NOTEBOOKS=0 leaves those out). matrix-latest: Python 3.13, newest releases.
+# matrix-colab: Python 3.12 with Colab's versions, the wheel added with a plain pip install that must change none of
+# them (pip freeze compared), unit tests and every lesson and solution under --nbval-lax (NOTEBOOKS=0 leaves those
+# out). matrix-latest: Python 3.13, newest releases, the wheel with its [tensorflow] extra.
 matrix-colab: $(STAMP)
 	bash .ci/matrix.sh colab
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The compatibility matrix beyond the reference environment (the Makefile's matrix-* targets call this).
 #   .ci/matrix.sh colab    Python 3.12 (else 3.13) with Colab's preinstalled versions (.ci/constraints-colab.txt);
-#                          the built wheel installed the way the Colab setup cell installs it; the unit tests,
-#                          then every Chinese-edition lesson and solution under `pytest --nbval-lax` (NOTEBOOKS=0 skips them).
-#   .ci/matrix.sh latest   Python 3.13 with the newest releases of everything; the unit tests.
+#                          the built wheel installed with a plain `pip install`, as a learner types it on Colab,
+#                          which must change no preinstalled package (`pip freeze` compared) and leave TensorFlow
+#                          importable; the unit tests, then every Chinese-edition lesson and solution under
+#                          `pytest --nbval-lax` (NOTEBOOKS=0 skips them).
+#   .ci/matrix.sh latest   Python 3.13 with the newest releases of everything (the wheel with its [tensorflow] extra);
+#                          the unit tests.
 # Each prints how long each step took. The reference venv (.venv, `make setup`) builds the wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,38 +57,36 @@ fresh_venv() {
   rm -rf "$venv" && "$python" -m venv "$venv" && "$venv/bin/python" -m pip install --quiet --upgrade pip
 }
 
-# The distribution's own requirements except TensorFlow, read from the wheel's metadata: what a Colab setup cell
-# adds after `pip install --no-deps` (usually nothing: Colab has them all).
-requirements_without_tensorflow() {
-  "$venv/bin/python" - "$1" <<'EOF'
-import sys, zipfile
-from email.parser import Parser
-with zipfile.ZipFile(sys.argv[1]) as wheel:
-    meta = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
-    requires = Parser().parsestr(wheel.read(meta).decode()).get_all("Requires-Dist") or []
-for spec in requires:
-    if "extra ==" not in spec and not spec.lower().startswith("tensorflow"):
-        print(spec.split(";")[0].strip())
-EOF
-}
-
 install_colab_stack() {  # what Colab preinstalls, plus the test harness
   "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt \
     tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest tqdm rich
 }
 
-install_wheel_like_colab() {  # the Colab setup cell: never touch the preinstalled TensorFlow
-  local wheel
+freeze() {  # what is installed, as `pip freeze` prints it, sorted, without the course itself (what we add)
+  "$venv/bin/python" -m pip freeze | grep -viE '^keras[-_]course( |==|@)' | LC_ALL=C sort
+}
+
+install_wheel_like_colab() {  # a plain `pip install` of the wheel on top of Colab's stack: nothing there may change
+  local wheel before after
   wheel=$(ls "dist/$kind"/*.whl) || return
-  "$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel" || return
-  mapfile -t extra < <(requirements_without_tensorflow "$wheel") || return
-  "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt "${extra[@]}"
+  before=$(freeze) || return
+  "$venv/bin/python" -m pip install --quiet "$wheel" || return
+  after=$(freeze) || return
+  if [ -n "$(LC_ALL=C comm -23 <(echo "$before") <(echo "$after"))" ]; then
+    echo "pip install of the wheel changed Colab's preinstalled packages (< before, > after):" >&2
+    diff <(echo "$before") <(echo "$after") >&2
+    return 1
+  fi
+  echo "   pip freeze: the $(echo "$before" | wc -l) preinstalled packages are unchanged;" \
+    "added: $(LC_ALL=C comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+  (cd /tmp && "$OLDPWD/$venv/bin/python" -c "import tensorflow as tf; print('   import tensorflow:', tf.__version__)")
 }
 
 install_latest() {  # the newest releases: the wheel with its dependencies, plus the harness, no constraints
   local wheel
   wheel=$(ls "dist/$kind"/*.whl) || return
-  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel" ipykernel nbclient nbformat nbval pytest tqdm rich packaging
+  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[tensorflow]" ipykernel nbclient nbformat nbval pytest tqdm \
+    rich packaging
 }
 
 show_versions() {
@@ -127,7 +128,7 @@ timed "build the wheel" build_wheel || exit 1
 timed "create the venv ($("$python" -V))" fresh_venv || exit 1
 if [ "$kind" = colab ]; then
   timed "install Colab's preinstalled stack" install_colab_stack || exit 1
-  timed "install the wheel like a Colab cell" install_wheel_like_colab || exit 1
+  timed "pip install the wheel on the Colab stack" install_wheel_like_colab || exit 1
 else
   timed "install the wheel + newest releases" install_latest || exit 1
 fi

@@ -1,4 +1,4 @@
-"""The ``course`` command: ``starters``, ``sync-notebooks``, ``grade`` and ``hash`` (see GUIDE.md)."""
+"""The ``course`` command: ``starters``, ``sync-notebooks``, ``publish``, ``grade`` and ``hash`` (see GUIDE.md)."""
 
 from __future__ import annotations
 
@@ -32,21 +32,40 @@ def _starters(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_notebooks(args: argparse.Namespace) -> int:
+def _sync_all(root: Path, solutions: Path, exercises: Path, check: bool) -> int:
+    """First cells and README from ``root``'s setting, then the starters; print what is (or would be) rewritten."""
     from course.notebook_setup import sync_notebooks
 
     # the lessons, solutions and README first; then the starters, regenerated from the solutions just written
-    states = [(s.state, s.path) for s in sync_notebooks(check=args.check)]
-    for pair in editions(Path(args.solutions), EXERCISES_DIR):
-        states += [(s.state, s.path) for s in sync_starters(*pair, check=args.check)]
+    states = [(s.state, s.path) for s in sync_notebooks(root, check=check)]
+    for pair in editions(solutions, exercises):
+        states += [(s.state, s.path) for s in sync_starters(*pair, check=check)]
     bad = [path for state, path in states if state in ("stale", "missing", "orphan")]
     for state, path in states:
         if state != "unchanged":
             print(f"{state:9} {path}")
-    if args.check and bad:
+    if check and bad:
         print(f"{len(bad)} file(s) lack the current setup cell or badge; run `course sync-notebooks`.", file=sys.stderr)
         return 1
     return 0
+
+
+def _sync_notebooks(args: argparse.Namespace) -> int:
+    from course.notebook_setup import ROOT
+
+    return _sync_all(ROOT, Path(args.solutions), EXERCISES_DIR, args.check)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """Store where the course is published (checked first: bad input changes nothing), then rewrite every notebook."""
+    from course.notebook_setup import ROOT, check_publication, write_publication
+
+    root = Path(args.root).resolve() if args.root else ROOT
+    publication = check_publication(args.repository.strip(), args.branch)
+    if write_publication(root, publication):
+        shown = publication.repository or "(none: every notebook says how to run it locally)"
+        print(f"set [tool.keras-course] in {root / 'pyproject.toml'}: repository {shown}, branch {publication.branch}")
+    return _sync_all(root, root / "course" / "solutions", root / "exercises", check=False)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -75,10 +94,19 @@ def _grade(args: argparse.Namespace) -> int:
         progress=True,
         roster=roster,
         scheduler=args.scheduler,
+        only=args.only,
     )
     counts = Counter(r.status for r in book.results)
-    print(f"wrote {out / 'gradebook.csv'} and {len(book.results)} feedback files in {out / 'feedback'}")
+    missing = sum(r.status == "missing" for r in book.results)
+    now = sum(1 for r in book.results if r.student in book.updated and r.status != "missing")
+    print(f"wrote {out / 'gradebook.csv'}: {len(book.results)} students ({now} graded now, "
+          f"{len(book.results) - now - missing} kept from earlier runs, {missing} missing) and their feedback files "
+          f"in {out / 'feedback'}")  # fmt: skip
     print(f"reports: {', '.join(str(out / name) for name in REPORT_FILES)}")
+    print(
+        f"kept: {out / 'records'} (every result), {out / 'submitted'} (the graded files, read-only), "
+        f"{out / 'runs.jsonl'} (who graded what, when)"
+    )
     for status, n in sorted(counts.items()):
         print(f"  {status}: {n}")
     return 0
@@ -131,9 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged starters")
     p.set_defaults(run=_starters)
 
-    p = sub.add_parser("sync-notebooks", help="write the Colab badge and setup cell into every notebook, and README")
+    p = sub.add_parser("sync-notebooks", help="write the first line (badge) and setup cell into every notebook, and "
+                       "README, from the setting [tool.keras-course]")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
     p.set_defaults(run=_sync_notebooks)
+
+    p = sub.add_parser("publish", help="set where the course is published ([tool.keras-course] in pyproject.toml) "
+                       "and rewrite every notebook's badge and setup cell, the starters and README")
+    p.add_argument("--repository", required=True, metavar="OWNER/NAME",
+                   help="the course's GitHub repository; '' while it has none (no badges, a local-run line instead)")
+    p.add_argument("--branch", default="main", help="the branch Colab opens the notebooks from (default main)")
+    p.add_argument("--root", help="the course's checkout (default: the one this `course` package lies in)")
+    p.set_defaults(run=_publish)
 
     p = sub.add_parser("grade", help="grade a folder of submissions")
     p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")
@@ -146,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
     p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786 (see GUIDE.md)")
     p.add_argument("--roster", help="CSV mapping each file stem (column 'student') to LMS ids, see GUIDE.md")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAMES",
+        help="regrade only these students of the folder, e.g. --only alice,bob (names as in the student column); "
+        "the other rows in --out stay",
+    )
     p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
     p.add_argument(
         "--max-processes", type=int, default=512,

@@ -6,6 +6,7 @@ wrong with it and how to fix it (:class:`Unreadable`). Outputs go only inside ``
 
 from __future__ import annotations
 
+import difflib
 import errno
 import hashlib
 import json
@@ -145,6 +146,34 @@ def find_submissions(folder: Path) -> list[Path]:
     if not paths:
         raise FileNotFoundError(f"no .ipynb files in {folder}; each student's notebook should be one file there")
     return paths
+
+
+def select_students(students: Sequence[str], only: Sequence[str], folder: Path) -> list[int]:
+    """The indexes in ``students`` (a folder's student names, in its order) of those ``only`` names (``--only``).
+
+    Each entry of ``only`` is one name when it is one exactly (a name may hold a comma), else names separated by
+    commas. ValueError, one sentence with the close matches, when a name is no student's: nothing is graded then.
+    """
+    wanted: list[str] = []
+    for value in only:
+        wanted += [value] if value in students else [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [name for name in dict.fromkeys(wanted) if name not in students]
+    if unknown or not wanted:
+        parts = [f"{name!r} ({_close(name, students)})" for name in unknown] or ["nobody (the list is empty)"]
+        shown = ", ".join(students[:8]) + (", ..." if len(students) > 8 else "")
+        raise ValueError(
+            f"--only: no submission in {folder} is named {' or '.join(parts)}; give names as the gradebook's student "
+            f"column shows them, separated by commas (the folder holds {len(students)}: {shown})"
+        )
+    chosen = set(wanted)
+    return [i for i, name in enumerate(students) if name in chosen]
+
+
+def _close(name: str, students: Sequence[str]) -> str:
+    matches = difflib.get_close_matches(name, students, n=3, cutoff=0.6)
+    folded = [s for s in students if s.casefold() == name.casefold() and s not in matches]
+    found = [*folded, *matches]
+    return f"did you mean {' or '.join(found)}?" if found else "no close match"
 
 
 def _read_bytes(path: Path) -> bytes:

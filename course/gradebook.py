@@ -6,10 +6,12 @@ import csv
 import html
 import io
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from course import results_store as store
 from course.files import check_out_dir, display_name, output_names, safe_file_name, strip_invisible
 from course.starters import write_atomically
 
@@ -27,7 +29,10 @@ STATUSES = {
     "empty": "Your notebook has no code cells, so there was nothing to grade.",
     "invalid": "Your file could not be read as a Jupyter notebook.",
     "grader error": "The grader could not run your notebook. This is not your fault: tell your instructor.",
+    "missing": "No submission was found for you, so there was nothing to grade; if you handed one in, tell your "
+    "instructor.",
 }
+NO_SUBMISSION = "no submission was found"  # the message of every check of a ``missing`` row
 # Markdown that student text could use to look like the grader's own lines: emphasis (a forged "**11 / 11 points**"),
 # code, links and images, tables, strike-through; ``<`` and ``&`` become entities, so no renderer sees raw HTML.
 _MARKDOWN_INLINE = str.maketrans(
@@ -110,6 +115,27 @@ class SubmissionResult:
             fields[name] = tuple(fields.get(name, ()))
         return cls(**fields)
 
+    @classmethod
+    def from_record(cls, data: Any) -> SubmissionResult:
+        """A result read back from a record in ``--out``; ValueError saying what is wrong when it was edited badly."""
+        store.check_result(data)
+        result = cls.from_dict(data)
+        for name, value in (("total", result.total), ("max_points", result.max_points)):
+            if data.get(name, value) != value:
+                raise ValueError(f"its {name} is {data[name]!r} but its checks add up to {value}")
+        return result
+
+    @property
+    def shape(self) -> tuple[tuple[str, int, bool], ...]:
+        """The exercise's checks as this result saw them: (id, points, hidden) each; a new version differs."""
+        return tuple((c.id, c.max_points, c.hidden) for c in self.checks)
+
+
+def missing_result(student: str, like: SubmissionResult) -> SubmissionResult:
+    """The row of a roster student without a submission: 0 points, each of ``like``'s checks "not found"."""
+    checks = tuple(CheckResult(c.id, 0, c.max_points, c.hidden, False, NO_SUBMISSION) for c in like.checks)
+    return SubmissionResult(student, like.exercise, "missing", checks)
+
 
 def gradebook_rows(results: list[SubmissionResult]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the gradebook: one row per result (names as :func:`display_name` shows them), one column
@@ -176,12 +202,22 @@ def gradebook_html(results: list[SubmissionResult]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+Entry = tuple[SubmissionResult, "dict[str, str] | None"]  # a result and the submission it graded (none: missing)
+
+
 @dataclass(frozen=True)
 class Gradebook:
-    """The results of one grading run; displays itself as a table in a notebook."""
+    """The results of one grading run; displays itself as a table in a notebook.
+
+    ``write`` merges them into ``--out``: the students in ``results`` replace their own rows, every other student's
+    stays (course/results_store.py keeps one record per student; the gradebook, feedback and reports render from
+    those records).
+    """
 
     results: tuple[SubmissionResult, ...]
     roster: dict[str, dict[str, str]] | None = None  # file stem -> LMS identity, for canvas.csv and moodle.csv
+    submissions: dict[str, dict[str, str]] | None = None  # student -> {file, sha256, kept}: what was graded
+    updated: tuple[str, ...] = ()  # after ``write``: the students whose rows this write replaced or added
 
     def __str__(self) -> str:
         return gradebook_csv(list(self.results))
@@ -195,24 +231,147 @@ class Gradebook:
         ordered = sorted(self.results, key=lambda r: r.student)  # the same names whatever order the results came in
         return list(zip(output_names([r.student for r in ordered], ".md"), ordered))
 
-    def write(self, out_dir: Path) -> None:
-        """Write gradebook.csv, the reports (course/reports.py) and feedback/<student>.md atomically; drop feedback
-        files of past runs.
+    def write(self, out_dir: Path, *, handed_in: Collection[str] = ()) -> Gradebook:
+        """Merge these results into ``out_dir`` and render it; return the merged gradebook.
 
-        Refuses (ValueError) an ``out_dir`` that is or holds a link where it writes: nothing goes outside it.
+        Each student here gets a new record (course/results_store.py) replacing their old one; every other record
+        stays; roster students with no record get a ``missing`` row, unless ``handed_in`` names them (a file that
+        ``--only`` left ungraded). Then gradebook.csv, feedback/<student>.md and the reports are rendered from all
+        records, atomically; feedback files of no record are removed. Refuses (ValueError, before writing anything)
+        an ``out_dir`` that is or holds a link where it writes, holds results of another exercise or of another
+        version of it, or holds a damaged record.
         """
         check_out_dir(out_dir)
-        write_atomically(out_dir / "gradebook.csv", gradebook_csv(list(self.results)))  # first: it matters most
+        store.check_places(out_dir)
+        mine = self.results[0] if self.results else None
+        with store.locked(out_dir):
+            kept = earlier_results(out_dir, mine.exercise if mine else None, mine.shape if mine else None,
+                                   {r.student for r in self.results})  # fmt: skip
+            roster = self.roster if self.roster is not None else store.read_roster(out_dir)
+            merged, changed = self._merge(kept, {s: p for s, p in (roster or {}).items() if s not in handed_in})
+            for student in sorted(changed):  # the records first: they are the truth the rest is rendered from
+                store.write_record(out_dir, student, _record(student, merged[student]))
+            if self.roster is not None:
+                store.write_roster(out_dir, self.roster)
+            results = tuple(r for student in sorted(merged) for r, _ in merged[student])
+            book = Gradebook(results, roster, {s: e[1] for s, es in merged.items() for e in es if e[1]}, changed)
+            book._render(out_dir)
+        return book
+
+    def _merge(
+        self, kept: dict[str, list[Entry]], roster: dict[str, dict[str, str]] | None
+    ) -> tuple[dict[str, list[Entry]], tuple[str, ...]]:
+        """All entries by student (this gradebook's replace the kept ones) and the students whose record changes."""
+        merged = dict(kept)
+        now: dict[str, list[Entry]] = {}
+        for r in self.results:
+            now.setdefault(r.student, []).append((r, (self.submissions or {}).get(r.student)))
+        merged.update(now)
+        like = self.results[0] if self.results else next((es[0][0] for es in kept.values()), None)
+        changed = set(now)
+        if like is not None:
+            for student in [s for s in roster or {} if s and s not in merged]:
+                merged[student] = [(missing_result(student, like), None)]
+                changed.add(student)
+            for student, entries in kept.items():  # a missing row of an older version: nothing graded, remade
+                if student not in now and entries[0][0].status == "missing" and entries[0][0].shape != like.shape:
+                    merged[student] = [(missing_result(student, like), None)]
+                    changed.add(student)
+        return merged, tuple(sorted(changed))
+
+    def _render(self, out_dir: Path) -> None:
+        """gradebook.csv, then feedback/<student>.md (only those that change), then the reports."""
+        write_atomically(out_dir / "gradebook.csv", gradebook_csv(list(self.results)))
         feedback_dir = out_dir / "feedback"
         feedback_dir.mkdir(exist_ok=True)
         written = set()
         for name, r in self.feedback_files():
-            write_atomically(feedback_dir / name, feedback_markdown(r))
+            text = feedback_markdown(r)
+            path = feedback_dir / name
+            if path.is_symlink() or not path.is_file() or path.read_bytes() != text.encode("utf-8", "surrogateescape"):
+                write_atomically(path, text)  # a classmate's unchanged feedback file stays untouched
             written.add(name)
         for old in feedback_dir.glob("*.md"):
-            if old.name not in written:
+            if old.name not in written:  # a rendering of no record (renamed, or from before records were kept)
                 old.unlink()
         from course.reports import report_files  # reports build on this module's records
 
         for name, text in report_files(list(self.results), self.roster).items():
             write_atomically(out_dir / name, text)
+
+
+def _record(student: str, entries: list[Entry]) -> dict[str, Any]:
+    return {
+        "format": store.FORMAT,
+        "student": student,
+        "entries": [{"result": r.to_dict(), "submission": submission} for r, submission in entries],
+    }
+
+
+def earlier_results(
+    out_dir: Path, exercise: str | None, shape: tuple[Any, ...] | None, replacing: Collection[str]
+) -> dict[str, list[Entry]]:
+    """The records already in ``out_dir`` by student, checked before anything is graded or written.
+
+    ``replacing``: the students about to be graded, whose records are replaced whatever they hold. ValueError, one
+    sentence naming the file and the fix, for a damaged record, a record of another ``exercise`` or of another
+    ``shape`` of it (its checks), or a gradebook.csv from before records with rows that would be lost.
+    """
+    replaced = {store.record_path(out_dir, s) for s in replacing}
+    found: dict[str, list[Entry]] = {}
+    for path, data in store.read_records(out_dir):
+        try:
+            student, entries = _entries(path, data)
+        except ValueError:
+            if path in replaced:  # a damaged record of a student graded now: the new record replaces it
+                continue
+            raise
+        other = next((r.exercise for r, _ in entries if exercise is not None and r.exercise != exercise), None)
+        if other is not None:  # even in a record about to be replaced: two exercises never share a gradebook
+            raise ValueError(f"--out {out_dir} holds results of {other} ({path}), not of {exercise}; pass another "
+                             f"--out, e.g. --out grades/{exercise}")  # fmt: skip
+        if path in replaced:
+            continue
+        if store.record_path(out_dir, student) != path:
+            raise ValueError(f"{path} holds the results of {student!r}, whose record is "
+                             f"{store.record_path(out_dir, student).name}: it was renamed or copied by hand; move it "
+                             "back, or delete the copy")  # fmt: skip
+        for r, _ in entries:
+            if shape is not None and r.shape != shape and r.status != "missing":
+                raise ValueError(
+                    f"{path} was graded against another version of {exercise} (checks "
+                    f"{', '.join(c[0] for c in r.shape)}; now {', '.join(c[0] for c in shape)}): grade {student!r} "
+                    "again too (add them to --only, or grade the whole folder), or pass another --out"
+                )
+        found[student] = entries
+    _refuse_legacy_loss(out_dir, replacing)
+    return found
+
+
+def _entries(path: Path, data: Any) -> tuple[str, list[Entry]]:
+    """The student and entries of one parsed record; ValueError naming the file and the fix when it is damaged."""
+    student = data.get("student") if isinstance(data, dict) else None
+    student = student if isinstance(student, str) else store.guessed_student(path)
+    try:
+        entries = []
+        for result, submission in store.check_record(data):
+            entries.append((SubmissionResult.from_record(result), submission))
+            if entries[-1][0].student != student:
+                raise ValueError(f"its result is for {entries[-1][0].student!r}, not {student!r}")
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a valid results record ({err}); restore it from a backup, or grade that "
+                         f"student again to replace it (--only {student})") from None  # fmt: skip
+    return student, entries
+
+
+def _refuse_legacy_loss(out_dir: Path, replacing: Collection[str]) -> None:
+    """A gradebook.csv from before records were kept may be replaced only when every one of its rows is graded now."""
+    shown = {spreadsheet_safe(display_name(s)) for s in replacing}
+    lost = [s for s in store.legacy_students(out_dir) if s not in shown]
+    if lost:
+        more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+        raise ValueError(
+            f"--out {out_dir} holds a gradebook.csv written before the grader kept records (no records/*.json), with "
+            f"rows this run does not grade ({', '.join(lost[:5])}{more}); grade the whole folder into it, or pass "
+            "another --out"
+        )

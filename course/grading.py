@@ -14,9 +14,17 @@ from typing import Any
 
 from tqdm import tqdm
 
-from course import class_probes, data_view, forkserver, trusted
-from course.files import Unreadable, check_out_dir, find_submissions, read_submission, student_name, student_names
-from course.gradebook import CheckResult, Gradebook, SubmissionResult
+from course import class_probes, data_view, forkserver, results_store, trusted
+from course.files import (
+    Unreadable,
+    check_out_dir,
+    find_submissions,
+    read_submission,
+    select_students,
+    student_name,
+    student_names,
+)
+from course.gradebook import CheckResult, Gradebook, SubmissionResult, earlier_results
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
 from course.sandbox import Limits, RunOutcome, preflight, run_notebook, run_probes
@@ -330,18 +338,52 @@ def grade_folder(
     progress: bool = True,
     roster: dict[str, dict[str, str]] | None = None,
     scheduler: str | None = None,
+    only: list[str] | None = None,
 ) -> Gradebook:
-    """Grade every ``*.ipynb`` in ``folder`` against ``exercise``; write the gradebook and feedback to ``out_dir``."""
+    """Grade every ``*.ipynb`` in ``folder`` (or only the students ``only`` names) against ``exercise``.
+
+    With ``out_dir``, the results are merged into it (:meth:`Gradebook.write`: other students' rows stay), each
+    graded file's bytes are kept there read-only and graded from that copy, the run is appended to its runs.jsonl
+    (course/results_store.py), and the gradebook returned is the merged one. A bad ``out_dir``, a damaged record or
+    an unknown name in ``only`` stops the run before anything is graded or written.
+    """
     workers = workers or os.cpu_count() or 1
     limits = limits or Limits(threads=default_threads(workers))
     start = time.monotonic()
     if out_dir is not None:
         check_out_dir(out_dir)  # before grading, not after the whole class ran
-    jobs = _jobs(exercise, find_submissions(folder))
-    results = grade_jobs(jobs, limits, workers=workers, progress=progress, scheduler=scheduler)
-    book = Gradebook(tuple(results), roster)
+        results_store.check_places(out_dir)
+    jobs = _jobs(exercise, find_submissions(folder))  # names decided for the whole folder, with or without --only
+    handed_in = [job.student for job in jobs]  # none of them is "missing", graded now or not
+    if only is not None:
+        jobs = [jobs[i] for i in select_students([j.student for j in jobs], only, folder)]
+    originals = [job.path for job in jobs]
+    kept: dict[str, dict[str, str]] = {}
+    fresh: list[Path] = []  # copies this run made: removed again if it stops before writing its records
     if out_dir is not None:
-        book.write(out_dir)
+        shape = tuple((c.id, c.points, c.hidden) for c in exercise.checks)
+        earlier_results(out_dir, exercise.name, shape, [job.student for job in jobs])  # refuses before grading
+        for i, job in enumerate(jobs):
+            if (copy := results_store.keep_submission(out_dir, job.student, job.path)) is not None:
+                kept[job.student] = copy[0]  # graded from the read-only copy: the kept bytes are the graded bytes
+                jobs[i] = Job(exercise, out_dir / copy[0]["kept"], job.student)
+                fresh += [jobs[i].path] if copy[1] else []
+    try:
+        results = grade_jobs(jobs, limits, workers=workers, progress=progress, scheduler=scheduler)
+    except BaseException:
+        results_store.discard(fresh)  # a run that stopped (no scheduler, Ctrl-C) leaves --out as it found it
+        raise
+    book = Gradebook(tuple(results), roster, kept)
+    if out_dir is not None:
+        book = book.write(out_dir, handed_in=handed_in)
+        status = {r.student: r.status for r in book.results}
+        copies = [kept.get(job.student, {}) for job in jobs]
+        files = [{"path": os.fsdecode(path), "student": r.student, "sha256": copy.get("sha256"),
+                  "kept": copy.get("kept"), "status": r.status}
+                 for path, copy, r in zip(originals, copies, results)]  # fmt: skip
+        added = [s for s in book.updated if status[s] == "missing"]
+        chosen = [job.student for job in jobs] if only is not None else None
+        results_store.append_run(out_dir, results_store.run_entry(exercise.name, folder, chosen, files, added))
     if progress:
         print(f"graded {len(jobs)} submissions in {time.monotonic() - start:.1f} s", file=sys.stderr)
     return book

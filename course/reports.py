@@ -18,7 +18,7 @@ from typing import Any
 from course.files import display_name
 from course.gradebook import SubmissionResult, clean, spreadsheet_safe
 
-NOT_RUN = ("invalid", "empty", "grader error")  # statuses whose checks never ran: not an attempt
+NOT_RUN = ("invalid", "empty", "grader error", "missing")  # statuses whose checks never ran: not an attempt
 ROSTER_FIELDS = ("name", "id", "sis_user_id", "sis_login_id", "section", "email", "username")
 REPORT_FILES = ("item_analysis.csv", "item_analysis.html", "canvas.csv", "moodle.csv")
 

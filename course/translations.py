@@ -70,7 +70,12 @@ def pairs(root: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _markdown_digest(nb: Any) -> str:
-    return sha("\n\x00".join(_source(c) for c in nb.cells if c.cell_type == "markdown"))
+    # the badge is generated (`course publish`), not translated: publishing must not make a translation look stale
+    return sha("\n\x00".join(_source(c) for c in nb.cells if c.cell_type == "markdown" and not _generated(c)))
+
+
+def _generated(cell: Any) -> bool:
+    return "badge" in cell.get("metadata", {}).get("tags", [])
 
 
 def _shown(path: Path) -> str:

@@ -265,7 +265,8 @@ class VerifierLimits:
         """The worker's limits for a grading run with kernel ``limits``: a submission's verification may use twice
         a cell's time in CPU seconds (at least a minute)."""
         cpu = max(60.0, 2 * limits.cell_timeout)
-        return cls(limits.sandbox, limits.user, limits.memory_mb, limits.threads, cpu)
+        threads = max(limits.threads, os.cpu_count() or 1)  # all cores, as before: it runs between kernels
+        return cls(limits.sandbox, limits.user, limits.memory_mb, threads, cpu)
 
 
 class Verification(dict[str, tuple[bool, str]]):

@@ -29,6 +29,12 @@ from toolkit.data.errors import ChecksumError, DataNotFoundError
 from toolkit.data.view import MANIFEST as VIEW_MANIFEST
 from toolkit.data.view import WithheldWarning
 
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data cache of this module's own: test_datasets.py counts the one CIFAR-10 decode of the session's cache."""
+    return tmp_path_factory.mktemp("data-view-cache")
+
 LOCKED_CALL = "datasets.load_mnist(limit=(100, 50), seed=3)"
 
 

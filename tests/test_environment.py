@@ -51,7 +51,7 @@ LINUX_X86_64 = {"sys_platform": "linux", "platform_machine": "x86_64", "python_v
 
 def test_the_lock_pins_every_direct_dependency_inside_its_range() -> None:
     pins = _pins(LOCK)
-    for requirement in _requirements("course", "dev"):
+    for requirement in _requirements("tensorflow", "course", "dev"):
         if not _applies(requirement, LINUX_X86_64):
             continue
         name = _normalise(requirement.name)
@@ -69,7 +69,7 @@ def test_the_reference_stack_is_the_one_the_stored_outputs_were_made_with() -> N
 def test_environment_yml_installs_from_the_lock() -> None:
     text = (ROOT / "environment.yml").read_text()
     pip_lines = [line.strip()[2:] for line in text.split("- pip:", 1)[1].splitlines() if line.strip().startswith("- ")]
-    assert pip_lines == [f"-c {LOCK}", "-e .[dev]"], pip_lines
+    assert pip_lines == [f"-c {LOCK}", "-e .[dev,tensorflow]"], pip_lines
     python = re.search(r"^\s*- python=([\d.]+)\s*$", text, re.MULTILINE)
     assert python and python.group(1) == "3.11", "the lock is for Python 3.11"
     assert re.search(r"^\s*- graphviz\s*$", text, re.MULTILINE), "conda users get Graphviz's `dot` from conda-forge"
@@ -79,7 +79,7 @@ def test_environment_yml_installs_from_the_lock() -> None:
 def test_the_makefile_installs_from_the_lock() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert f"LOCK := {LOCK}" in makefile
-    assert "pip install --quiet -c $(LOCK) -e '.[dev]'" in makefile
+    assert "pip install --quiet -c $(LOCK) -e '.[dev,tensorflow]'" in makefile
     assert re.search(r"^\$\(STAMP\): pyproject\.toml \$\(LOCK\)", makefile, re.MULTILINE), "a new lock reinstalls"
 
 
@@ -88,9 +88,9 @@ def test_the_colab_constraints_fit_the_ranges() -> None:
     colab = {"tensorflow": "2.20.0", "keras": "3.13.2", "ipywidgets": "7.7.1", "matplotlib": "3.10.0"}
     assert {name: str(pins[name]) for name in colab} == colab, "Colab's preinstalled versions"
     assert "tensorflow-cpu" not in pins, "Colab preinstalls `tensorflow`, not `tensorflow-cpu`"
-    for requirement in _requirements("course"):
+    for requirement in _requirements("tensorflow", "course"):
         name = _normalise(requirement.name)
-        if name == "tensorflow-cpu":  # the Colab setup cell installs with --no-deps over `tensorflow`
+        if name == "tensorflow-cpu":  # Colab's `tensorflow` must fit the range the [tensorflow] extra asks for
             name = "tensorflow"
         if name in pins:
             assert requirement.specifier.contains(pins[name]), f"{COLAB}: {name}=={pins[name]} is outside {requirement}"

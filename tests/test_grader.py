@@ -196,11 +196,13 @@ def test_gradebook_csv_and_feedback_render_from_records() -> None:
     assert "review" not in text and "check 'q1' was edited" in text
 
 
-def test_gradebook_write_replaces_files_and_drops_feedback_of_past_students(tmp_path: Path) -> None:
+def test_gradebook_write_merges_and_drops_only_feedback_of_no_record(tmp_path: Path) -> None:
     Gradebook((_result("old", (0, 0)), _result("kept", (0, 0)))).write(tmp_path)
+    (tmp_path / "feedback" / "stray.md").write_text("no record renders this")
     Gradebook((_result("kept", (2, 2)),)).write(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["kept.md"]
-    assert "kept,2,2,4" in (tmp_path / "gradebook.csv").read_text()
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["kept.md", "old.md"]  # issue 23: merged
+    text = (tmp_path / "gradebook.csv").read_text()
+    assert "kept,2,2,4" in text and "old,0,0,0" in text
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left behind
 
 
@@ -212,10 +214,12 @@ def test_cli_reruns_replace_the_outputs_with_identical_ones(tmp_path: Path) -> N
     out = tmp_path / "out"
     args = ["grade", "ex01", str(folder), "--out", str(out), "--workers", "2"]
     assert main(args) == 0
-    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    first = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert main(args) == 0
-    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert first == second and len(first) == 8  # gradebook, 3 feedback files, 4 reports
+    second = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    log = first.pop("runs.jsonl")  # the run log grows by one line a run; everything else is identical
+    assert second.pop("runs.jsonl").startswith(log) and len(log.splitlines()) == 1
+    assert first == second and len(first) == 14  # gradebook, 3 feedback files, 4 reports, 3 records, 3 kept files
     assert (out / "gradebook.csv").stat().st_mode & 0o777 == 0o644
 
 

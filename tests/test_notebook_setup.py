@@ -22,6 +22,8 @@ from course.rebuild import rebuild
 from course.starters import editions, make_starter, sync_starters
 
 ROOT = Path(__file__).resolve().parents[1]
+# A publication for these tests only (the course has no public repository; tests/test_publish.py covers "none").
+PUBLISHED = ns.Publication("test-owner/test-repo")
 
 
 def run_cell(source: str) -> str:
@@ -55,23 +57,24 @@ def test_the_generator_inserts_both_cells_once_and_is_idempotent(tmp_path: Path)
     (tmp_path / "README.md").write_text(readme)
     before = nbformat.read(tmp_path / "notebooks" / "01_sequential.ipynb", as_version=4)
 
-    first = ns.sync_notebooks(tmp_path)
+    first = ns.sync_notebooks(tmp_path, publication=PUBLISHED)
     assert [s.state for s in first] == ["written"] * 3
-    assert [s.state for s in ns.sync_notebooks(tmp_path)] == ["unchanged"] * 3  # idempotent
-    assert [s.state for s in ns.sync_notebooks(tmp_path, check=True)] == ["unchanged"] * 3
+    assert [s.state for s in ns.sync_notebooks(tmp_path, publication=PUBLISHED)] == ["unchanged"] * 3  # idempotent
+    assert [s.state for s in ns.sync_notebooks(tmp_path, check=True, publication=PUBLISHED)] == ["unchanged"] * 3
 
     after = nbformat.read(tmp_path / "notebooks" / "01_sequential.ipynb", as_version=4)
     assert len(after.cells) == len(before.cells) + 2
     badge, setup = after.cells[0], next(c for c in after.cells if c.cell_type == "code")
     assert badge.id == ns.BADGE_ID and setup.id == ns.SETUP_ID and setup.outputs == []
-    assert f"github/{ns.REPOSITORY}/blob/{ns.BRANCH}/notebooks/01_sequential.ipynb" in badge.source
+    assert f"github/{PUBLISHED.repository}/blob/{ns.BRANCH}/notebooks/01_sequential.ipynb" in badge.source
     assert "nbval-ignore-output" in setup.metadata["tags"] and "course" not in setup.metadata  # a lesson: not locked
     assert [c.source for c in after.cells if c.id not in (ns.BADGE_ID, ns.SETUP_ID)] == [c.source for c in before.cells]
 
     sol = nbformat.read(tmp_path / "course" / "solutions" / "ex01_sequential.ipynb", as_version=4)
     sol.cells[0].source = "[![Open In Colab](old)](https://example.org/old)"  # a stale badge is rewritten
     nbformat.write(sol, tmp_path / "course" / "solutions" / "ex01_sequential.ipynb")
-    assert [s.state for s in ns.sync_notebooks(tmp_path, check=True)] == ["unchanged", "stale", "unchanged"]
+    states = [s.state for s in ns.sync_notebooks(tmp_path, check=True, publication=PUBLISHED)]
+    assert states == ["unchanged", "stale", "unchanged"]
     table = (tmp_path / "README.md").read_text()
     assert table.count("colab-badge.svg") == 1 and "what the learner builds | open |" in table  # one lesson here
 
@@ -79,16 +82,16 @@ def test_the_generator_inserts_both_cells_once_and_is_idempotent(tmp_path: Path)
 def test_starters_keep_the_setup_cell_locked_and_the_badge_points_at_the_starter(tmp_path: Path) -> None:
     solution = tmp_path / "ex01_sequential.ipynb"
     nb = nbformat.read(ROOT / "course" / "solutions" / "ex01_sequential.ipynb", as_version=4)
-    nbformat.write(ns.with_first_cells(nb, "course/solutions/ex01_sequential.ipynb"), solution)
+    nbformat.write(ns.with_first_cells(nb, "course/solutions/ex01_sequential.ipynb", PUBLISHED), solution)
     exercise = load_exercise(solution)
     assert ns.SETUP_LOCK in exercise.trusted_positions()  # graded like every locked cell: the instructor's copy runs
     starter = make_starter(exercise)
     assert "/exercises/ex01_sequential.ipynb" in starter.cells[0].source
     setup = next(c for c in starter.cells if c.get("id") == ns.SETUP_ID)
-    assert setup.source == ns.setup_source()
+    assert setup.source == ns.setup_source(PUBLISHED)
     setup.source = "print('my own code')"  # a student edits it: the grader restores the original
     rebuilt = rebuild(exercise, starter)
-    restored = [c for c in rebuilt.notebook.cells if c.source == ns.setup_source()]
+    restored = [c for c in rebuilt.notebook.cells if c.source == ns.setup_source(PUBLISHED)]
     assert len(restored) == 1 and not any(c.source == "print('my own code')" for c in rebuilt.notebook.cells)
 
 
@@ -109,7 +112,7 @@ def test_where_toolkit_is_missing_it_installs_without_touching_tensorflow(monkey
     monkeypatch.setitem(sys.modules, "toolkit", None)  # None in sys.modules: `import toolkit` raises ImportError
     monkeypatch.setattr(subprocess, "run", fake_pip)
     monkeypatch.setenv(ns.INSTALL_ENV, "/tmp/keras_course-0.1.0-py3-none-any.whl")
-    printed = run_cell(ns.setup_source())
+    printed = run_cell(ns.setup_source(PUBLISHED))
     assert len(calls) == 1 and calls[0][:4] == [sys.executable, "-m", "pip", "install"]
     assert "--no-deps" in calls[0] and "--ignore-requires-python" in calls[0]
     assert calls[0][-2:] == ["/tmp/keras_course-0.1.0-py3-none-any.whl", "pydot"]
@@ -119,8 +122,8 @@ def test_where_toolkit_is_missing_it_installs_without_touching_tensorflow(monkey
 
     monkeypatch.delenv(ns.INSTALL_ENV)
     monkeypatch.setitem(sys.modules, "toolkit", None)
-    run_cell(ns.setup_source())
-    assert calls[1][-2] == ns.install_source() == f"keras-course @ git+https://github.com/{ns.REPOSITORY}@main"
+    run_cell(ns.setup_source(PUBLISHED))
+    assert calls[1][-2] == ns.install_source(PUBLISHED) == "keras-course @ git+https://github.com/test-owner/test-repo@main"
 
 
 def test_a_failed_install_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +131,7 @@ def test_a_failed_install_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "toolkit", None)
     monkeypatch.setattr(subprocess, "run", lambda cmd, **k: subprocess.CompletedProcess(cmd, 1, "", "no network"))
     with pytest.raises(SystemExit, match=r"^pip could not install keras-course @ git\+.*check the internet"):
-        run_cell(ns.setup_source())
+        run_cell(ns.setup_source(PUBLISHED))
 
 
 def test_on_colab_it_enables_the_custom_widget_manager(monkeypatch: pytest.MonkeyPatch) -> None:

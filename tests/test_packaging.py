@@ -91,13 +91,16 @@ def test_the_distribution_declares_what_toolkit_imports_and_no_more() -> None:
     declared = {_normalise(r.name) for r in _requirements()}
     tensorflow = {"tensorflow", "tensorflow-cpu"}
     assert imported - tensorflow <= declared, f"imported but not declared: {sorted(imported - declared)}"
-    assert imported & tensorflow and tensorflow <= declared, "TensorFlow must be declared (both distributions)"
+    # the backend is the [tensorflow] extra's, never the distribution's own (tests/test_install.py)
+    backend = {_normalise(r.name) for r in _requirements("tensorflow")}
+    assert imported & tensorflow and tensorflow == backend, "TensorFlow must be the [tensorflow] extra (both names)"
     extra = declared - imported - tensorflow
     assert extra == set(DECLARED_WITHOUT_IMPORT), f"declared but not imported by toolkit: {sorted(extra)}"
 
 
 def test_the_course_extra_declares_what_course_imports() -> None:
-    needed = _distributions(_third_party_imports("course")) - {_normalise(r.name) for r in _requirements()}
+    given = {_normalise(r.name) for r in _requirements() + _requirements("tensorflow")}  # the backend: its own extra
+    needed = _distributions(_third_party_imports("course")) - given
     course = {_normalise(r.name) for r in _requirements("course")}
     assert needed <= course, f"course/ imports these, missing from the [course] extra: {sorted(needed - course)}"
 
@@ -110,6 +113,8 @@ def test_the_distribution_uses_ranges_and_leaves_the_course_stack_to_extras() ->
     heavy = {"jupyterlab", "pytest", "nbval", "rich", "tqdm", "nbclient", "ruff", "mypy", "playwright"}
     assert not heavy & {_normalise(r.name) for r in base}
     assert project["requires-python"] == ">=3.11"
+    assert not [r for r in base if r.name.startswith("tensorflow")], "the backend belongs in the [tensorflow] extra"
+    base = _requirements("tensorflow")
     markers = {_normalise(r.name): str(r.marker) for r in base if r.name.startswith("tensorflow")}
     assert set(markers) == {"tensorflow", "tensorflow-cpu"}
     linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
@@ -196,7 +201,7 @@ def test_the_wheel_installs_into_a_clean_venv_and_toolkit_works(dist: dict[str, 
     python = venv / "bin" / "python"
     # The lock file keeps the versions the pip cache already holds; the wheel itself is installed, not -e.
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-c", str(LOCK), str(dist["wheel"])],
+        [str(python), "-m", "pip", "install", "--quiet", "-c", str(LOCK), f"{dist['wheel']}[tensorflow]"],
         capture_output=True,
         text=True,
         timeout=1200,

@@ -1,8 +1,9 @@
 """``setup_notebook()``: the toolkit's half of every notebook's first cell.
 
-The cell (written by ``course sync-notebooks``) first tries ``import toolkit``; only where that fails (Colab,
-Kaggle, any Python without the course) it pip-installs the toolkit with ``--no-deps``, so the preinstalled
-TensorFlow and Keras stay as they are. Then it calls this function, which enables Colab's custom widget manager
+The cell (written by ``course sync-notebooks`` or ``course publish``) first tries ``import toolkit``; only where
+that fails (Colab, Kaggle, any Python without the course) it pip-installs the toolkit with ``--no-deps``, so the
+preinstalled TensorFlow and Keras stay as they are: from the course's repository once ``course publish`` has named
+one, else only from ``KERAS_COURSE_INSTALL``. Then it calls this function, which enables Colab's custom widget manager
 where there is one and says in one line what was done. On a local install it prints nothing at all, so the
 stored outputs of the lessons stay valid. Importing this module never starts TensorFlow.
 """

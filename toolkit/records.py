@@ -33,6 +33,9 @@ class CallRecord:
     layer_id: int = 0  # identifies the layer object within one walk (same value for every call of it)
     is_operation: bool = False  # an operation that is not a layer (x * 2.0, x[:, 0], keras.ops.*): no weights
     repeat: bool = False  # the layer was listed before in this walk: its weights are counted there
+    # Keras's own (input, output) shapes where a real pass contradicts them (input_shapes/output_shapes then hold
+    # the real ones); None where they agree or nothing was checked
+    keras_shapes: tuple[tuple[Shape, ...], tuple[Shape, ...]] | None = None
 
     @property
     def non_trainable_params(self) -> int:

@@ -53,8 +53,10 @@ def _check_python() -> Check:
 
 
 def _check_tensorflow() -> Check:
+    """The backend: keras-course asks for none, so a missing one is named with the install command."""
     where = support.detect_platform()
-    return _range_check("TensorFlow", _TF_DISTRIBUTIONS, "tensorflow", support.tensorflow_fix(where))
+    installed = next((d for d in _TF_DISTRIBUTIONS if _installed_version(d) is not None), None)
+    return _range_check("TensorFlow", _TF_DISTRIBUTIONS, "tensorflow", support.tensorflow_fix(where, installed))
 
 
 def _check_keras() -> Check:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import platform as _platform
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,12 +72,6 @@ def in_range(distribution: str, version: str) -> bool:
         return False
 
 
-def tensorflow_distribution() -> str:
-    """The TensorFlow distribution pyproject.toml installs here: tensorflow-cpu on Linux x86_64, else tensorflow."""
-    linux_x86 = sys.platform == "linux" and _platform.machine() in ("x86_64", "AMD64")
-    return "tensorflow-cpu" if linux_x86 else "tensorflow"
-
-
 def restart(where: Platform) -> str:
     return "then restart the session (Runtime > Restart session)" if where.hosted else "then restart the kernel"
 
@@ -101,13 +94,22 @@ def python_fix(where: Platform) -> str:
     return f"create a virtual environment with a tested Python ({tested}), e.g. `make setup PYTHON=python3.11`"
 
 
-def tensorflow_fix(where: Platform) -> str:
+def tensorflow_fix(where: Platform, installed: str | None = None) -> str:
+    """How to get a TensorFlow in range: ``installed`` names the distribution there is (None: there is none).
+
+    keras-course asks for no backend (pyproject.toml), so a computer without one adds it through the course's
+    ``[tensorflow]`` extra (tensorflow-cpu on Linux x86_64, else tensorflow). One out of range is replaced under its
+    own name: installing the other name would put a second TensorFlow over the first.
+    """
     if where.kind == "colab":  # never reinstall TensorFlow over Colab's own build
         return (
             "TensorFlow comes with the Colab runtime (do not pip-install it): reset to the default runtime with "
             "Runtime > Disconnect and delete runtime"
         )
-    return pip_fix("tensorflow" if where.hosted else tensorflow_distribution(), where, range_of="tensorflow")
+    if installed or where.hosted:  # Kaggle: its own TensorFlow build, never the extra's tensorflow-cpu
+        return pip_fix(installed or "tensorflow", where, range_of="tensorflow")
+    alone = f"pip install 'tensorflow{RANGES['tensorflow']}'"
+    return f"pip install 'keras-course[tensorflow]' (or {alone}), {restart(where)}"
 
 
 def graphviz_fix(where: Platform) -> str:
@@ -165,7 +167,7 @@ def missing_problem(what: str, where: Platform | None = None) -> str:
     """One sentence for a missing piece: ``"tensorflow"``, ``"keras"``, ``"ipywidgets"`` or ``"graphviz"``."""
     where = where or detect_platform()
     if what == "tensorflow":
-        return f"TensorFlow is not installed, and toolkit needs it to build models: {tensorflow_fix(where)}."
+        return f"TensorFlow is not installed, and toolkit runs Keras on it: {tensorflow_fix(where)}."
     if what == "keras":
         return f"Keras is not installed, and toolkit needs Keras 3: {pip_fix('keras', where)}."
     if what == "ipywidgets":

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
 from toolkit import keras_graph
 from toolkit._keras import keras
+from toolkit.inspection.input_shapes import (
+    ShapesOrDict,
+    check_sample,
+    normalise,
+    normalise_dict,
+    sample_shapes,
+    shapes_fmt,
+    short_repr,
+)
 from toolkit.records import ModelRecord, Shape
 from toolkit.render.tables import fmt_shapes
 
@@ -30,46 +38,41 @@ def require_model(model: Any, what: str) -> None:
             f"{what}() needs a Keras model, but got the layer {model.name!r} ({type(model).__name__}). "
             f"Wrap it in a model first, e.g. keras.Sequential([keras.Input(shape=...), layer])."
         )
+    if hasattr(model, "shape") and hasattr(model, "dtype"):
+        raise TypeError(
+            f"{what}() needs a Keras model (got {short_repr(model)}: data, not a model). Pass the model itself, "
+            f"e.g. {what}(model), and give the data's shape as input_shape= if the model is not built."
+        )
     raise TypeError(
-        f"{what}() needs a Keras model (got {model!r}, a {type(model).__name__}). Build one with "
+        f"{what}() needs a Keras model (got {short_repr(model)}). Build one with "
         f"keras.Sequential([...]) or keras.Model(inputs, outputs), or subclass keras.Model."
     )
 
 
-def _normalise(input_shape: Any) -> list[Shape]:
-    """(28, 28) -> [(None, 28, 28)]; [(8,), (4,)] -> [(None, 8), (None, 4)]."""
-    example = "e.g. input_shape=(28, 28) for one input or [(28, 28), (10,)] for two"
-    if isinstance(input_shape, dict):
-        raise TypeError(f"a dict input_shape is for subclassed models called on a dict ({example}).")
-    if isinstance(input_shape, list) and input_shape and all(isinstance(s, tuple | list) for s in input_shape):
-        shapes = [tuple(s) for s in input_shape]
-    elif isinstance(input_shape, tuple | list):
-        shapes = [tuple(input_shape)]
+def _given_shapes(model: Any, input_shape: InputShape, sample: Any) -> ShapesOrDict | None:
+    """The shapes the learner gave (input_shape, else the sample's), checked; None when neither was given."""
+    if isinstance(input_shape, dict) and not keras_graph.is_graph_model(model):
+        if isinstance(model, keras.Sequential):
+            raise ValueError("A Sequential model has one input: pass input_shape=(...), not a dict.")
+        given: ShapesOrDict | None = normalise_dict(input_shape)
     else:
-        raise TypeError(f"input_shape must be a tuple of ints without the batch dimension ({example}); "
-                        f"got {input_shape!r}.")
-    for s in shapes:
-        if not s or not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in s):
-            raise ValueError(f"input_shape entries must be positive ints or None, without the batch dimension "
-                             f"({example}); got {input_shape!r}.")
-    return [(None,) + s for s in shapes]
+        given = None if input_shape is None else normalise(input_shape)
+    if sample is None:
+        return given
+    from_sample = sample_shapes(sample)
+    if given is not None:
+        check_sample(given, from_sample)
+    return from_sample if given is None else given
 
 
 def resolve_input_shapes(
     model: Any, input_shape: InputShape, what: str, sample: Any = None
-) -> list[Shape] | None:
+) -> ShapesOrDict | None:
     """Shapes (with batch) to walk ``model`` with; builds an unbuilt Sequential as model.build() would."""
     require_model(model, what)
-    if isinstance(input_shape, dict) and not keras_graph.is_graph_model(model):
-        if isinstance(model, keras.Sequential):
-            raise ValueError("A Sequential model has one input: pass input_shape=(...), not a dict.")
-        return {str(k): _normalise(v)[0] for k, v in input_shape.items()}  # type: ignore[return-value]
-    given = None if input_shape is None else _normalise(input_shape)
-    if given is None and sample is not None:
-        batch = sample if isinstance(sample, list | tuple) else [sample]
-        given = [(None,) + tuple(int(d) for d in x.shape[1:]) for x in batch]
+    given = _given_shapes(model, input_shape, sample)
     if keras_graph.is_graph_model(model):
-        if given is not None:
+        if isinstance(given, list):  # a dict sample of a graph model is checked by Keras when it is called
             _check_against(model, given)
         return None
     if given is None:
@@ -80,32 +83,28 @@ def resolve_input_shapes(
                 f"Pass input_shape= (without the batch dimension), e.g. {what}(model, input_shape=(28, 28)), "
                 f"or call the model on data once."
             )
-        given = [(None,) + tuple(s[1:]) for s in known]
+        given = ({k: (None,) + tuple(s[1:]) for k, s in known.items()} if isinstance(known, dict)
+                 else [(None,) + tuple(s[1:]) for s in known])
     if isinstance(model, keras.Sequential):
-        if len(given) != 1:
+        if isinstance(given, dict) or len(given) != 1:
             raise ValueError(f"A Sequential model has one input; got {len(given)} input shapes.")
-        _warn_if_batch_kept(model, given[0])
-        try:
-            model.build(given[0])
-        except Exception as err:  # Keras raises ValueError/TypeError with its own wording
-            _blame_a_layer(model, given[0], err)
-            raise ValueError(
-                f"input_shape {fmt_shapes([given[0][1:]])} does not fit model {model.name!r}: "
-                f"{_first_line(err)} Check the shape your first layer expects (without the batch)."
-            ) from err
-        if not keras_graph.is_graph_model(model):  # Keras gives up quietly when a layer has no shape rule
-            _blame_a_layer(model, given[0], None)
+        _build_sequential(model, given[0])
         return None
     return given
 
 
-def _first_line(err: BaseException) -> str:
-    """The message of an error, without Keras's "Exception encountered when calling ..." wrapping."""
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Arguments received", "•"))]
-    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
-        lines = lines[1:]
-    return lines[0] if lines else "(no message)"
+def _build_sequential(model: Any, shape: Shape) -> None:
+    _warn_if_batch_kept(model, shape)
+    try:
+        model.build(shape)
+    except Exception as err:  # Keras raises ValueError/TypeError with its own wording
+        _blame_a_layer(model, shape, err)
+        raise ValueError(
+            f"input_shape {fmt_shapes([shape[1:]])} does not fit model {model.name!r}: "
+            f"{keras_graph.error_text(err)} Check the shape your first layer expects (without the batch)."
+        ) from err
+    if not keras_graph.is_graph_model(model):  # Keras gives up quietly when a layer has no shape rule
+        _blame_a_layer(model, shape, None)
 
 
 def _warn_if_batch_kept(model: Any, shape: Shape) -> None:
@@ -131,7 +130,7 @@ def _blame_a_layer(model: Any, shape: Shape, err: BaseException | None) -> None:
             keras_error = type(inner).__name__ in ("ValueError", "TypeError") and type(layer).__module__.startswith(
                 "keras.")
             what = (f"layer {layer.name!r} ({type(layer).__name__}) raised {type(inner).__name__} when called on "
-                    f"{fmt_shapes([tuple(x.shape)])}: {_first_line(inner)}")
+                    f"{fmt_shapes([tuple(x.shape)])}: {keras_graph.error_text(inner)}")
             if keras_error:
                 raise ValueError(
                     f"input_shape {fmt_shapes([shape[1:]])} does not fit model {model.name!r}: {what} Check the "
@@ -148,7 +147,8 @@ def _blame_a_layer(model: Any, shape: Shape, err: BaseException | None) -> None:
 
 
 def _check_against(model: Any, given: list[Shape]) -> None:
-    expected = keras_graph.built_input_shapes(model) or []
+    known = keras_graph.built_input_shapes(model) or []
+    expected = list(known.values()) if isinstance(known, dict) else known  # a graph model's: always a list
     ok = len(expected) == len(given) and all(
         len(e) == len(g) and all(a is None or b is None or a == b for a, b in zip(e[1:], g[1:]))
         for e, g in zip(expected, given)
@@ -161,25 +161,35 @@ def _check_against(model: Any, given: list[Shape]) -> None:
         )
 
 
-def _shapes_text(shapes: Any) -> str:
-    if isinstance(shapes, dict):
-        return "{" + ", ".join(f"{k!r}: {fmt_shapes([s[1:]])}" for k, s in shapes.items()) + "}"
-    return fmt_shapes([s[1:] for s in shapes])
-
-
 def walk(model: Any, input_shape: InputShape, what: str, sample: Any = None) -> ModelRecord:
     """The records of ``model`` (public entry shared by summary() and diagram())."""
     shapes = resolve_input_shapes(model, input_shape, what, sample)
     try:
         return keras_graph.walk_model(model, shapes, sample=sample)
     except keras_graph.LayerCallFailed as err:
-        raise ValueError(f"Calling model {model.name!r} on inputs of shape {_shapes_text(shapes)} failed: {err} "
-                         f"That is an error inside the layer's own code (its build() or call()), not in "
-                         f"input_shape: fix the layer, then run this again.") from err
+        fix = ("Check input_shape (leave out the batch dimension) and what call() passes to that layer."
+               if err.builtin else "That is an error inside the layer's own code (its build() or call()), not in "
+               "input_shape: fix the layer, then run this again.")
+        raise ValueError(f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: {err} "
+                         f"{fix}") from err
+    except keras_graph.ModelCallFailed as err:
+        raise ValueError(_own_code_failure(model, shapes, err)) from err
     except (ValueError, TypeError) as err:
         if shapes is None:
             raise
         raise ValueError(
-            f"Calling model {model.name!r} on inputs of shape {_shapes_text(shapes)} failed: "
-            f"{str(err).splitlines()[0]} Check input_shape (leave out the batch dimension)."
+            f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: "
+            f"{keras_graph.error_text(err)} Check input_shape (leave out the batch dimension)."
         ) from err
+
+
+def _own_code_failure(model: Any, shapes: Any, err: Any) -> str:
+    """The sentence for an error raised by the model's own call(): a missing dict key gets its own."""
+    if isinstance(err.error, KeyError) and isinstance(shapes, dict):
+        key = keras_graph.error_text(err.error)
+        key = key if key[:1] in "'\"" else repr(key)
+        return (f"The call() of model {model.name!r} looked up the input {key}, but input_shape has only "
+                f"{', '.join(map(repr, shapes))}: name the inputs as call() reads them, e.g. "
+                f"input_shape={{{key}: ..., ...}}.")
+    return (f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: {err}. Check "
+            f"input_shape (leave out the batch dimension) and the model's call().")

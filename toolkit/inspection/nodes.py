@@ -11,7 +11,7 @@ from typing import Any
 
 from toolkit import keras_graph
 from toolkit._keras import keras
-from toolkit.inspection.model_inputs import require_model
+from toolkit.inspection.model_inputs import require_model, short_repr
 from toolkit.records import Shape
 from toolkit.render.call_table import CallTable
 
@@ -19,9 +19,35 @@ from toolkit.render.call_table import CallTable
 def _require_layer(layer: Any, what: str) -> None:
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(
-            f"{what}() needs a Keras layer (got {layer!r}, a {type(layer).__name__}). "
+            f"{what}() needs a Keras layer (got {short_repr(layer)}). "
             f"Pick one from a model, e.g. model.get_layer('dense') or model.layers[1]."
         )
+
+
+TRACE_HINT = ("See each of its calls traced with toolkit.summary(model) or toolkit.diagram(model) (add input_shape= "
+              "if the model was never called), or build the model functionally with keras.Input to get nodes.")
+
+
+def _no_nodes_message(layer: Any) -> str:
+    """Why a layer has no nodes: never called, or called where Keras 3 records none (inside a call())."""
+    host = keras_graph.host_of(layer)
+    name = layer.name
+    if host is None:
+        return (f"Layer {name!r} has never been called, so it has no nodes yet. Call it on a tensor "
+                f"first, e.g. y = layer(keras.Input(shape=(784,))), or build a model that uses it.")
+    inside = f"{host.host}" + (f" in model {host.model!r}" if host.model and f"{host.model!r}" not in host.host else "")
+    if host.calls == 0:
+        return (f"Layer {name!r} has never been called: it belongs to {inside}, whose call() did not call it when "
+                f"traced on inputs of shape {host.model_shapes} (toolkit.summary(model) lists it as never called).")
+    if host.calls is None and not host.model:
+        return (f"Layer {name!r} has no nodes: it belongs to {inside}, and Keras 3 records no nodes for calls made "
+                f"inside a call(). Use it in a model, then {TRACE_HINT}")
+    if host.calls is None:
+        return (f"Layer {name!r} has never been called: it belongs to {inside}, which has not been built or called "
+                f"yet (and Keras 3 records no nodes for calls inside a call() anyway). {TRACE_HINT}")
+    times = f"{host.calls} time{'s' if host.calls != 1 else ''}"
+    return (f"Layer {name!r} was called {times} inside the call() of {inside}, but Keras 3 records no nodes for "
+            f"calls made inside a call(), so there are none to inspect. {TRACE_HINT}")
 
 
 def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
@@ -29,19 +55,19 @@ def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
     if model is None:
         nodes = keras_graph.layer_calls(layer)
         if not nodes:
-            raise ValueError(
-                f"Layer {layer.name!r} has never been called, so it has no nodes yet. Call it on a tensor "
-                f"first, e.g. y = layer(keras.Input(shape=(784,))), or build a model that uses it."
-            )
+            raise ValueError(_no_nodes_message(layer))
         return nodes
     require_model(model, what)
     if not keras_graph.is_graph_model(model):
         raise ValueError(
-            f"Model {model.name!r} is a subclassed model: Keras keeps no graph of its calls, so it has no nodes. "
-            f"Use toolkit.summary(model, input_shape=...) to see each call traced, or build it functionally."
+            f"Model {model.name!r} is a {keras_graph.model_kind(model).lower()} model: Keras 3 records no nodes for "
+            f"the calls inside its call(), so there are none to inspect. {TRACE_HINT}"
         )
     nodes = keras_graph.layer_calls(layer, model)
     if not nodes:
+        host = keras_graph.host_of(layer)
+        if host is not None and id(model) in host.chain:
+            raise ValueError(_no_nodes_message(layer))
         raise ValueError(
             f"Layer {layer.name!r} is not part of model {model.name!r} (none of its calls are in that model's "
             f"graph). Check the layer with model.get_layer(name), or leave out model= to see all its calls."
@@ -52,7 +78,7 @@ def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
 def _node(layer: Any, node_index: int, model: Any, what: str) -> keras_graph.LayerCall:
     nodes = _nodes(layer, model, what)
     if not isinstance(node_index, int) or isinstance(node_index, bool):
-        raise TypeError(f"node_index must be an int (got {node_index!r}); e.g. {what}(layer, 0).")
+        raise TypeError(f"node_index must be an int (got {short_repr(node_index)}); e.g. {what}(layer, 0).")
     if not 0 <= node_index < len(nodes):
         where = f" in model {model.name!r}" if model is not None else ""
         raise IndexError(

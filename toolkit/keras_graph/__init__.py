@@ -10,12 +10,14 @@ It hands out records (``CallRecord``, ``ModelRecord``, ``NodeRecord``, ``LayerCa
 like any other; node indexes are Keras's node order everywhere.
 """
 
-from toolkit.keras_graph.basics import built_input_shapes, is_graph_model, model_kind, shape_of
+from toolkit.keras_graph.basics import built_input_shapes, error_text, is_graph_model, model_kind, shape_of
 from toolkit.keras_graph.graph import walk_model
+from toolkit.keras_graph.hosts import HostRecord, host_of
 from toolkit.keras_graph.layer_nodes import LayerCall, layer_calls, model_call_outputs, node_records, operation_names
-from toolkit.keras_graph.tracing import LayerCallFailed, recording_calls, trace_events
+from toolkit.keras_graph.tracing import LayerCallFailed, ModelCallFailed, recording_calls, trace_events
 
 __all__ = [
-    "LayerCall", "LayerCallFailed", "built_input_shapes", "is_graph_model", "layer_calls", "model_call_outputs",
-    "model_kind", "node_records", "operation_names", "recording_calls", "shape_of", "trace_events", "walk_model",
+    "HostRecord", "LayerCall", "LayerCallFailed", "ModelCallFailed", "built_input_shapes", "error_text", "host_of",
+    "is_graph_model", "layer_calls", "model_call_outputs", "model_kind", "node_records", "operation_names",
+    "recording_calls", "shape_of", "trace_events", "walk_model",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from math import prod
 from typing import Any
 
@@ -31,17 +34,62 @@ def graph_of(model: Any) -> Any:
     return model._functional if isinstance(model, keras.Sequential) else model
 
 
-def built_input_shapes(model: Any) -> list[Shape] | None:
-    """The input shapes a model was built or called with (batch dim included), or None if never."""
+def built_input_shapes(model: Any) -> list[Shape] | dict[str, Shape] | None:
+    """The input shapes a model was built or called with (batch dim included), or None if never.
+
+    A dict for a subclassed model called on a dict of inputs, keyed as it was called.
+    """
     if is_graph_model(model):
         return [shape_of(t) for t in graph_of(model).inputs]
     shapes = getattr(model, "_build_shapes_dict", None)
     if not shapes:
         return None
     value = next(iter(shapes.values()))
+    if isinstance(value, dict):
+        return {str(k): tuple(v) for k, v in value.items()}
     if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
         return [tuple(v) for v in value]
     return [tuple(value)] if value is not None else None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_FUNCTION_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")  # TensorFlow's kernel-error prefix
+_TF_OP_SUFFIX = re.compile(r"\s*\[Op:\w+\](\s*name:\s*\S*)?\s*$")
+ERROR_TEXT_LIMIT = 160
+
+
+def error_text(err: BaseException) -> str:
+    """An exception's own message as one short line, without what Keras and TensorFlow wrap around it.
+
+    Keras re-raises errors from call() as "Exception encountered when calling X.call()." followed by the real
+    message in ANSI bold and an "Arguments received" list; a KeyError's str() is the repr of that whole text;
+    TensorFlow prefixes kernel errors with ``{{function_node ...}}`` and suffixes ``[Op:MatMul] name:``.
+    """
+    message = err.args[0] if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str) else str(err)
+    lines = [_ANSI.sub("", line).strip() for line in message.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Arguments received", "\u2022"))]
+    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    text = _TF_OP_SUFFIX.sub("", _TF_FUNCTION_NODE.sub("", lines[0])) if lines else ""
+    text = text or "(no message)"
+    return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 3] + "..."
+
+
+@contextmanager
+def losses_kept(model: Any) -> Iterator[None]:
+    """Leave every layer's added losses (``add_loss``, activity regularizers) as they were before the block.
+
+    A trace calls layers inside a TensorFlow graph; the losses they add would stay behind as graph tensors, and
+    ``model.losses`` would then hold tensors from a graph that no longer runs.
+    """
+    layers = [model, *model._flatten_layers(include_self=False, recursive=True)]
+    saved = [(layer, list(layer._losses)) for layer in layers]
+    try:
+        yield
+    finally:
+        for layer, losses in saved:
+            layer._losses.clear()
+            layer._losses.extend(losses)
 
 
 def is_layer(operation: Any) -> bool:

@@ -20,6 +20,7 @@ from toolkit.keras_graph.basics import (
     variables_of,
     wrapped_model,
 )
+from toolkit.keras_graph.real_shapes import NodePath, RealShapes, contradicts, real_shapes
 from toolkit.keras_graph.rows import Walk, direct_children
 from toolkit.keras_graph.tracing import trace_into
 from toolkit.records import CallRecord, ModelRecord, Shape
@@ -116,9 +117,31 @@ def _operands(node: Any) -> list[Shape]:
     return out
 
 
+class _GraphContext:
+    """What every level of one graph walk shares: the node numbering and the real shapes."""
+
+    def __init__(self, numbering: _Numbering, real: RealShapes) -> None:
+        self.numbering = numbering
+        self.real = real
+
+    def shapes(self, node: Any, path: NodePath) -> tuple[list[Shape], list[Shape], Any]:
+        """The node's (inputs, outputs) to show, and Keras's own (inputs, outputs) when a real pass contradicts them.
+
+        Keras's shapes are kept unless the real ones contradict them (a None that Keras knew better stays).
+        """
+        ins = [shape_of(t) for t in node.input_tensors]
+        outs = [shape_of(t) for t in node.output_tensors]
+        real = self.real.get(path + (id(node),))
+        if real is None or not (contradicts(ins, real[0]) or contradicts(outs, real[1])):
+            return ins, outs, None
+        return real[0], real[1], (tuple(ins), tuple(outs))
+
+
 def _walkgraph_of(
-    walk: Walk, model: Any, depth: int, container: str, input_parents: Sequence[str] | None, numbering: _Numbering
+    walk: Walk, model: Any, depth: int, container: str, input_parents: Sequence[str] | None, context: _GraphContext,
+    path: NodePath = (),
 ) -> None:
+    numbering = context.numbering
     graph = graph_of(model)
     produced: dict[int, str] = {}
     for i, tensor in enumerate(graph.inputs):
@@ -134,43 +157,46 @@ def _walkgraph_of(
     for node in execution_order(model):
         layer = node.operation
         parents = [produced.get(id(t), "") for t in node.input_tensors]
-        ins = [shape_of(t) for t in node.input_tensors]
-        outs = [shape_of(t) for t in node.output_tensors]
+        ins, outs, keras_shapes = context.shapes(node, path)
         index = numbering.index(node)
         inner = layer if isinstance(layer, keras.Model) else wrapped_model(layer)
         if inner is not None:
-            row = _record_container(walk, layer, inner, depth, container, ins, outs, parents, numbering, index)
+            row = _record_container(walk, layer, inner, depth, container, (ins, outs, parents),
+                                    context, index, path + (id(node),), keras_shapes)
         else:
             row = walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents,
-                              index=index, operands=_operands(node))
+                              index=index, operands=_operands(node), keras_shapes=keras_shapes)
         for t in node.outputs:
             produced[id(t)] = row.address
 
 
+Call = tuple[Sequence[Shape], Sequence[Shape], Sequence[str]]  # one call's input shapes, output shapes, parents
+
+
 def _record_container(
-    walk: Walk, layer: Any, inner: Any, depth: int, container: str, ins: Sequence[Shape],
-    outs: Sequence[Shape], parents: Sequence[str], numbering: _Numbering, index: int | None,
+    walk: Walk, layer: Any, inner: Any, depth: int, container: str, call: Call, context: _GraphContext,
+    index: int | None, path: NodePath, keras_shapes: Any = None,
 ) -> CallRecord:
+    ins, outs, parents = call
     slot = walk.reserve()
     address = walk.address_for(layer, container, index)
     start = len(walk.rows)
     if inner is layer:
-        _walk_into(walk, inner, depth + 1, address, list(parents), ins, numbering)
+        _walk_into(walk, inner, depth + 1, address, list(parents), ins, context, path)
     else:  # a wrapper such as TimeDistributed(model): the model gets its own row, called on one step
-        step_in = [s[:1] + s[2:] for s in ins]
-        step_out = [s[:1] + s[2:] for s in outs]
-        _record_container(walk, inner, inner, depth + 1, address, step_in, step_out, parents, numbering, None)
+        step = ([s[:1] + s[2:] for s in ins], [s[:1] + s[2:] for s in outs], parents)
+        _record_container(walk, inner, inner, depth + 1, address, step, context, None, path + (-1,))
     children = direct_children(walk, start, address)
     return walk.record(layer, depth=depth, container=container, inputs=ins, outputs=outs, parents=parents,
-                       children=children, slot=slot, index=index)
+                       children=children, slot=slot, index=index, keras_shapes=keras_shapes)
 
 
 def _walk_into(
     walk: Walk, model: Any, depth: int, container: str, input_parents: list[str] | None,
-    input_shapes: Sequence[Shape] | None, numbering: _Numbering,
+    input_shapes: Sequence[Shape] | None, context: _GraphContext, path: NodePath,
 ) -> None:
     if is_graph_model(model):
-        _walkgraph_of(walk, model, depth, container, input_parents, numbering)
+        _walkgraph_of(walk, model, depth, container, input_parents, context, path)
     else:
         if input_shapes is None:
             raise ValueError(f"cannot trace nested model {model.name!r} without its input shapes")
@@ -185,7 +211,11 @@ def walk_model(model: Any, input_shapes: Any, *, sample: Any = None) -> ModelRec
     walk = Walk()
     notes: list[str] = []
     if is_graph_model(model):
-        _walkgraph_of(walk, model, 0, "", None, _Numbering(graph_keys(model)))
+        real = real_shapes(model)
+        _walkgraph_of(walk, model, 0, "", None, _GraphContext(_Numbering(graph_keys(model)), real))
+        if real.failure:
+            notes.append(f"a real pass of the model (batch None) stopped at {real.failure}; the shapes of that call "
+                         f"and later ones are Keras's own, unchecked")
     else:
         if input_shapes is None:
             raise ValueError(f"Model {model.name!r} has no graph and no input shapes to trace it with.")

@@ -40,6 +40,7 @@ class Walk:
         index: int | None = None,
         operands: Sequence[Shape] | None = None,
         own_code_multiplies: bool | None = False,
+        keras_shapes: tuple[tuple[Shape, ...], tuple[Shape, ...]] | None = None,
     ) -> CallRecord:
         """One row. ``index`` is the Keras node index when known (graph models); traces count calls."""
         key = id(layer)
@@ -68,7 +69,7 @@ class Walk:
             input_shapes=tuple(inputs), output_shapes=tuple(outputs), params=0, trainable_params=0,
             parents=tuple(dict.fromkeys(p for p in parents if p)), macs=macs, container=container,
             is_container=children is not None, called=called, layer_id=self.layer_ids[key],
-            is_operation=operation,
+            is_operation=operation, keras_shapes=keras_shapes,
         )
         if slot is None:
             self.rows.append(row)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from toolkit._keras import keras, tf
-from toolkit.keras_graph.basics import is_builtin, shape_of, wrapped_model
+from toolkit.keras_graph.basics import error_text, is_builtin, losses_kept, shape_of, wrapped_model
 from toolkit.keras_graph.rows import Walk, direct_children
 
 Layer = keras.layers.Layer
@@ -36,7 +35,22 @@ MULTIPLYING_TF_OPS = frozenset({
 
 
 class LayerCallFailed(ValueError):
-    """A layer raised while the model was traced: names the layer, its class and the error."""
+    """A layer raised while the model was traced: names the layer, its class and the error.
+
+    ``builtin`` is True for a layer that ships with Keras: then what the model passed it is wrong, not its code.
+    """
+
+    def __init__(self, message: str, *, builtin: bool = False) -> None:
+        super().__init__(message)
+        self.builtin = builtin
+
+
+class ModelCallFailed(ValueError):
+    """The traced model's own code (its call(), outside any layer) raised; ``error`` is what it raised."""
+
+    def __init__(self, model: Any, error: BaseException) -> None:
+        super().__init__(f"the call() of {model.name!r} raised {type(error).__name__}: {error_text(error)}")
+        self.error = error
 
 
 class _Events(list[Any]):
@@ -47,12 +61,8 @@ class _Events(list[Any]):
 
 def _failure_message(layer: Any, inputs: list[Any], err: BaseException) -> str:
     shapes = ", ".join(str(tuple(t.shape)) for t in inputs) or "no tensors"
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Arguments received", "•"))]
-    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
-        lines = lines[1:]
     return (f"layer {layer.name!r} ({type(layer).__name__}) raised {type(err).__name__} when called on inputs "
-            f"of shape {shapes}: {lines[0] if lines else '(no message)'}")
+            f"of shape {shapes}: {error_text(err)}")
 
 
 def _opaque(layer: Any) -> bool:
@@ -71,6 +81,21 @@ def _tensors(value: Any) -> list[Any]:
     return [t for t in keras.tree.flatten(value) if hasattr(t, "shape") and hasattr(t, "dtype")]
 
 
+# Call arguments that say how to run, not what to run on: never inputs, even when a tensor is passed.
+_CONTEXT_KWARGS = frozenset({"training"})
+
+
+def call_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """Every tensor a layer call receives, positional or keyword, nested in lists and dicts.
+
+    In Keras's order for a functional node (``tree.flatten((args, kwargs))``: positional arguments first,
+    then keywords sorted by name), so that a traced row lists its inputs as the functional row does:
+    ``mha(query=q, value=v)`` -> [q, v]; ``lstm(x, initial_state=[h, c])`` -> [x, h, c].
+    """
+    data = {k: v for k, v in kwargs.items() if k not in _CONTEXT_KWARGS}
+    return _tensors((tuple(args), data))
+
+
 @contextmanager
 def recording_calls() -> Iterator[_Events]:
     """Patch ``Layer.__call__`` so that every layer call in the block is appended to the yielded list."""
@@ -83,9 +108,7 @@ def recording_calls() -> Iterator[_Events]:
     def recording_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if stack and _opaque(events[stack[-1]].layer):
             return original(self, *args, **kwargs)
-        inputs = _tensors(args[0] if args else kwargs.get("inputs"))
-        for extra in args[1:]:
-            inputs += _tensors(extra)
+        inputs = call_inputs(args, kwargs)
         events.append(_Event(self, stack[-1] if stack else -1, inputs))
         stack.append(len(events) - 1)
         start = _graph_position()
@@ -109,6 +132,9 @@ def recording_calls() -> Iterator[_Events]:
             # Keras warns when a subclassed model with layers skipped by an `if` is marked built; that is
             # the learner's model as written, not something the trace should shout about.
             warnings.filterwarnings("ignore", message=r".*does not have a `build\(\)` method implemented")
+            # Keras warns again when a trace that is bound to fail builds the model; the trace's own error
+            # (one sentence, see walk()) says what went wrong.
+            warnings.filterwarnings("ignore", message=r".*looks like it has unbuilt state")
             yield events
     finally:
         Layer.__call__ = original
@@ -124,8 +150,15 @@ def input_names(shapes: Any) -> list[str]:
 def trace_events(model: Any, shapes: Any, sample: Any = None) -> tuple[list[_Event], list[Any], str]:
     """Run ``model`` once while recording layer calls; returns events, input tensors and a note.
 
-    ``shapes`` is a list of shapes (batch included), or a dict of them for a model called on a dict.
+    ``shapes`` is a list of shapes (batch included), or a dict of them for a model called on a dict. The
+    model's added losses are left as they were (the trace's would be tensors of a finished graph).
     """
+    with losses_kept(model):
+        return _trace_events(model, shapes, sample)
+
+
+def _trace_events(model: Any, shapes: Any, sample: Any) -> tuple[list[_Event], list[Any], str]:
+    """trace_events() without the losses kept: the symbolic pass, else an eager one."""
     keys = list(shapes) if isinstance(shapes, dict) else None
     shape_list = list(shapes.values()) if isinstance(shapes, dict) else list(shapes)
     single = len(shape_list) == 1 and keys is None
@@ -169,10 +202,9 @@ def _call_naming_the_failing_layer(model: Any, inputs: Any) -> _Events:
             model(inputs, training=False)
         except Exception as err:
             layer, layer_inputs, cause = events.failures[0] if events.failures else (None, [], err)
-            builtin_shape_error = is_builtin(layer) and isinstance(cause, ValueError | TypeError)
-            if layer is None or layer is model or builtin_shape_error:
-                raise  # the model's own code, or a Keras layer refusing a shape: see walk()'s message
-            raise LayerCallFailed(_failure_message(layer, layer_inputs, cause)) from cause
+            if layer is None or layer is model:  # the model's own code, outside its layers
+                raise ModelCallFailed(model, cause) from cause
+            raise LayerCallFailed(_failure_message(layer, layer_inputs, cause), builtin=is_builtin(layer)) from cause
     return events
 
 

@@ -20,6 +20,8 @@ def _label(r: CallRecord, show_shapes: bool, per_call: bool) -> str:
         if r.input_shapes:
             lines.append(f"in: {fmt_shapes(r.input_shapes)}")
         lines.append(f"out: {fmt_shapes(r.output_shapes)}")
+        if r.keras_shapes is not None:  # a real pass contradicted Keras's symbolic shapes: show both
+            lines.append(f"(Keras says out: {fmt_shapes(r.keras_shapes[1])})")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.records import CallRecord, ModelRecord
+from toolkit.records import CallRecord, ModelRecord, Shape
 from toolkit.render.tables import fmt_int, fmt_shapes, html_table, text_table
 
 HEADERS = ("Layer (call)", "Type", "Input shape", "Output shape", "Params", "MACs", "Fed by")
@@ -14,6 +14,7 @@ REPEAT_MARK = " *"
 REPEAT_NOTE = "* another call of a layer listed above: same weights, so its params are counted at its first call."
 NEVER_CALLED = "(never called)"
 OPERATION_MARK = " (op)"  # after the type of an operation that is not a layer: x + y, x[:, 0], keras.ops.*
+SPEC_MARK = " !"  # after a shape a real pass gave where Keras's own symbolic shape said something else
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class ModelSummary:
             lines[-1] += f" (plus unknown MACs in {', '.join(self.unknown_macs)})"
         if any(r.is_repeat_call for r in self.rows):
             lines.append(REPEAT_NOTE)
+        lines += [_spec_note(r) for r in self.rows if r.keras_shapes is not None]
         lines += [f"Note: {n}" for n in self.record.notes]
         return lines
 
@@ -117,10 +119,22 @@ def _short(address: str) -> str:
     return address.rsplit("/", 1)[-1]
 
 
+def _shape_cell(shapes: tuple[Shape, ...], keras_said: tuple[Shape, ...] | None) -> str:
+    return fmt_shapes(shapes) + (SPEC_MARK if keras_said is not None and keras_said != shapes else "")
+
+
+def _spec_note(r: CallRecord) -> str:
+    said_in, said_out = r.keras_shapes or ((), ())
+    return (f"{SPEC_MARK.strip()} {r.address}: Keras's own symbolic shapes say {fmt_shapes(said_in)} -> "
+            f"{fmt_shapes(said_out)}, but a real pass gives {fmt_shapes(r.input_shapes)} -> "
+            f"{fmt_shapes(r.output_shapes)} (shown); layers Keras built on its shape may fail on real data.")
+
+
 def _cells(r: CallRecord) -> list[str]:
+    said_in, said_out = r.keras_shapes if r.keras_shapes is not None else (None, None)
     return [
         _label(r), r.class_name + (OPERATION_MARK if r.is_operation else ""),
-        fmt_shapes(r.input_shapes), fmt_shapes(r.output_shapes), fmt_int(r.params),
+        _shape_cell(r.input_shapes, said_in), _shape_cell(r.output_shapes, said_out), fmt_int(r.params),
         fmt_int(r.macs) if r.called else "-", ", ".join(_short(p) for p in r.parents) or "-",
     ]
 
