@@ -167,15 +167,19 @@ def test_a_run_that_passes_its_disk_quota_is_stopped_at_once() -> None:
 
 
 def test_one_file_cannot_pass_the_quota_and_tmp_is_full_at_its_size() -> None:
-    limits = Limits(preload=None, cell_timeout=60, timeout=120, disk_mb=64, tmp_mb=32)
-    big = ("import errno\ntry:\n    with open('big', 'wb') as f:\n        f.write(b'x' * 65 * 2**20)\n"
-           "except OSError as err:\n    assert err.errno == errno.EFBIG, err\nelse:\n    raise AssertionError('65 MB')")
-    tmp = ("import errno, os\ntry:\n    with open('/dev/shm/s', 'wb') as f:\n        f.write(b'x' * 17 * 2**20)\n"
+    # /tmp (100 MB) is larger than the quota (64 MB): the file-size limit stops the first write, not a full /tmp;
+    # /dev/shm (50 MB) is full before the file-size limit. Neither is on the grader's disk, so no run is stopped.
+    limits = Limits(preload=None, cell_timeout=60, timeout=120, disk_mb=64, tmp_mb=100)
+    big = ("import errno, os\ntry:\n    with open('/tmp/big', 'wb') as f:\n        f.write(b'x' * 65 * 2**20)\n"
+           "except OSError as err:\n    assert err.errno == errno.EFBIG, err\nelse:\n    raise AssertionError('65')\n"
+           "assert os.path.getsize('/tmp/big') == 64 * 2**20\nos.unlink('/tmp/big')")  # fmt: skip
+    shm = ("import errno, os\ntry:\n    with open('/dev/shm/s', 'wb') as f:\n        f.write(b'x' * 51 * 2**20)\n"
            "except OSError as err:\n    assert err.errno == errno.ENOSPC, err\nelse:\n    raise AssertionError('shm')\n"
            "os.unlink('/dev/shm/s')")  # fmt: skip
-    outcome = run_notebook(_tiny(big, tmp), limits)
+    outcome = run_notebook(_tiny(big, shm), limits)
     calls = [r for r in outcome.cells() if r["when"] == "call"]
     assert [(r["passed"], r["error"]) for r in calls] == [(True, None)] * 2, outcome.log_tail[-2000:]
+    assert outcome.disk_used_mb is None
 
 
 def test_a_temporary_folder_too_long_for_the_kernels_sockets_is_one_sentence(
