@@ -57,7 +57,7 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, class_probes, export_limits
+from course import bwrap, class_probes, disk_quota, export_limits
 from course.files import copy_regular_files
 from course.notebook_format import Exercise, course_meta, load_exercise
 from course.sandbox import Limits, _user_ids, as_user, kernel_env, private_lib
@@ -334,22 +334,6 @@ def _cpu_s(pids: list[int]) -> float:
     return total
 
 
-def descendants(pid: int) -> list[int]:
-    """``pid``'s child processes, their children, and so on, from /proc (the same walk as course/disk_quota.py's)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(f"/proc/{entry}/stat").read_text()
-                children.setdefault(int(text[text.rindex(")") + 2 :].split()[1]), []).append(int(entry))
-    found, pending = [], [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.append(child)
-            pending.append(child)
-    return found
-
-
 def _data_folders() -> list[Path]:
     """The data folder and the data cache, in full: the worker draws its held-out test images from them (a kernel
     sees less, course/sandbox.py)."""
@@ -449,7 +433,7 @@ class _Worker:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         start = time.monotonic()
-        used_before = _cpu_s([self.proc.pid, *descendants(self.proc.pid)]) if cpu_s is not None else 0.0
+        used_before = _cpu_s([self.proc.pid, *disk_quota.descendants(self.proc.pid)]) if cpu_s is not None else 0.0
         while b"\n" not in self._buffer:
             ready, _, _ = select.select([fd], [], [], 0.25)
             chunk = os.read(fd, 1 << 16) if ready else None
@@ -464,7 +448,8 @@ class _Worker:
             if time.monotonic() - start > wall_s:
                 self.close()
                 raise _Stopped(f"its verification ran for more than {wall_s:g} seconds and was stopped")
-            used = _cpu_s([self.proc.pid, *descendants(self.proc.pid)]) - used_before if cpu_s is not None else 0.0
+            used = _cpu_s([self.proc.pid, *disk_quota.descendants(self.proc.pid)]) if cpu_s is not None else 0.0
+            used -= used_before
             if cpu_s is not None and used > cpu_s:
                 self.close()
                 raise _Stopped(f"its verification used more than {cpu_s:g} CPU seconds and was stopped")

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from test_sandbox import _answered  # a correct ex01 submission with one cell added
 
 from course import forkserver
 from course.kernel_zygote import remove_tree
@@ -112,17 +113,6 @@ try:
 except OSError:
     pass
 """
-
-
-def _answered(extra: str) -> Any:
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import make_submissions
-    finally:
-        sys.path.remove(str(FIXTURES))
-    nb = make_submissions.answered()
-    nb.cells.insert(3, nbformat.v4.new_code_cell(extra, id="attack"))
-    return nb
 
 
 @pytest.mark.slow

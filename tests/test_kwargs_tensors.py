@@ -147,18 +147,8 @@ def test_training_flag_is_not_an_input() -> None:
 
 
 def test_a_failing_keyword_call_names_the_keyword_tensors_shapes() -> None:
-    class BadState(keras.Model):
-        def __init__(self) -> None:
-            super().__init__(name="bad_state")
-            self.dec = L.LSTM(8, name="dec")
-            self.h = L.Dense(5, name="h")
-
-        def call(self, x: Any) -> Any:
-            h = self.h(x[:, 0])
-            return self.dec(x, initial_state=[h, h])  # states of width 5 for an LSTM of 8 units
-
     with pytest.raises(ValueError, match=r"\(None, 4, 3\), \(None, 5\), \(None, 5\)|\(2, 4, 3\), \(2, 5\), \(2, 5\)"):
-        toolkit.summary(BadState(), input_shape=(4, 3))
+        toolkit.summary(zoo.BadInitialState(), input_shape=(4, 3))
 
 
 # --- defect 1, functional models: the same rows as the traced ones ------------------------------------------------

@@ -157,17 +157,7 @@ def test_a_model_own_code_error_is_one_sentence() -> None:
 
 
 def test_a_tensorflow_kernel_error_loses_its_function_node_prefix() -> None:
-    class BadState(keras.Model):
-        def __init__(self) -> None:
-            super().__init__(name="bad_state")
-            self.dec = L.LSTM(8, name="dec")
-            self.h = L.Dense(5, name="h")
-
-        def call(self, x: Any) -> Any:
-            h = self.h(x[:, 0])
-            return self.dec(x, initial_state=[h, h])
-
-    text = _message(lambda: toolkit.summary(BadState(), input_shape=(4, 3)), ValueError)
+    text = _message(lambda: toolkit.summary(zoo.BadInitialState(), input_shape=(4, 3)), ValueError)
     _is_one_clean_sentence(text)
     assert "function_node" not in text and "'dec'" in text
 

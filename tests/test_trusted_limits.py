@@ -21,7 +21,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from course import export_limits, trusted
+from course import disk_quota, export_limits, trusted
 from course.files import copy_regular_files
 from course.notebook_format import resolve_exercise
 
@@ -211,7 +211,7 @@ def test_bombs_in_an_export_folder_fail_their_check_with_a_sentence(pool: Any, t
 
 def _python_of(pid: int) -> int:
     """The worker's Python process, inside its sandbox below ``pid``."""
-    for child in [pid, *trusted.descendants(pid)]:
+    for child in [pid, *disk_quota.descendants(pid)]:
         argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         if b"course.trusted" in argv and not argv[0].endswith(b"bwrap"):
             return child

@@ -469,3 +469,16 @@ SUBCLASSED_ZOO: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "sub_lstm": (SubclassedLSTM, (9, 5)),
     "with_matmul_block": (WithMatmulBlock, (4, 6)),
 }
+
+
+class BadInitialState(keras.Model):
+    """An LSTM given initial states of width 5 (by keyword) for its 8 units: Keras refuses the call."""
+
+    def __init__(self) -> None:
+        super().__init__(name="bad_state")
+        self.dec = L.LSTM(8, name="dec")
+        self.h = L.Dense(5, name="h")
+
+    def call(self, x: Any) -> Any:
+        h = self.h(x[:, 0])
+        return self.dec(x, initial_state=[h, h])
