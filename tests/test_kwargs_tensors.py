@@ -258,9 +258,11 @@ class _ActivityLoss(keras.Model):
         return self.dense(x)
 
 
-def _regularised_functional() -> Any:
+def _regularised_functional() -> Any:  # with attention: the real pass runs (real_shapes.UNRELIABLE_SPECS)
     x = keras.Input((4,), name="x")
-    return keras.Model(x, L.Dense(3, activity_regularizer="l2", name="dense")(x), name="regularised")
+    seq = L.Reshape((2, 2), name="seq")(L.Dense(4, activity_regularizer="l2", name="dense")(x))
+    out = L.Flatten(name="flat")(L.MultiHeadAttention(1, 2, name="mha")(seq, seq))
+    return keras.Model(x, out, name="regularised")
 
 
 @pytest.mark.parametrize("build", [_regularised_functional, _ActivityLoss])
