@@ -334,15 +334,3 @@ def copy_regular_files(
             (target / folder.name).mkdir(exist_ok=True)
             shutil.copyfile(path, target / folder.name / path.name, follow_symlinks=False)
     return total
-    for folder in source.iterdir():
-        if folder.is_symlink() or not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if path.is_symlink() or not path.is_file():
-                continue
-            total += path.stat().st_size
-            if total > limit:
-                raise ValueError("the exported objects are too large to verify")
-            (target / folder.name).mkdir(exist_ok=True)
-            shutil.copyfile(path, target / folder.name / path.name, follow_symlinks=False)
-    return total
