@@ -1,6 +1,8 @@
 """Checks of a student's own classes (custom layers, subclassed models): probes, run twice, compared outside.
 
-A check in ``PROBES`` does not trust the student's kernel. After the kernel's run, the grader
+A check that has a ``probe`` cell in the solution notebook (it defines ``probe(rng)``, returning a dict of answers),
+or that reads a class the reference solution defines (a default probe, course/auto_probes.py), does not trust the
+student's kernel for that class. After the kernel's run, the grader
 
 1. extracts the *definitions* of the rebuilt notebook (imports, ``def``, ``class`` and assignments of call-free
    values; nothing that trains or loads data) and runs them with the check's probe in a fresh sandboxed process
@@ -24,88 +26,56 @@ import math
 from pathlib import Path
 from typing import Any
 
-from course import export_limits
-from course.notebook_format import Exercise, course_meta
-
-_IMPORTS = "import os, tempfile\nimport numpy as np\nimport toolkit\nfrom tensorflow import keras\n"
-_SCALED = _IMPORTS + """units, features = int(rng.integers(2, 9)), int(rng.integers(2, 7))
-scale = float(np.round(rng.uniform(0.25, 3.0), 3))
-x = rng.normal(size=(int(rng.integers(2, 6)), features)).astype("float32")
-"""
-_SIMPLE = _IMPORTS + """units, features = int(rng.integers(2, 9)), int(rng.integers(2, 9))
-x = rng.normal(size=(3, features)).astype("float32")
-"""
-_LAYER = """layer(x)
-weights = [rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
-layer.set_weights(weights)
-out["weight_shapes"] = [list(w.shape) for w in weights]
-out["y"] = np.asarray(keras.ops.convert_to_numpy(layer(x)))
-clone = type(layer).from_config(layer.get_config())
-clone(x)
-clone.set_weights(weights)
-out["y_from_config"] = np.asarray(keras.ops.convert_to_numpy(clone(x)))
-"""
-_MLP = _IMPORTS + """def calls(model):
-    return [[r.name, r.class_name] for r in toolkit.summary(model, input_shape=(28, 28)).rows]
+from course import auto_probes, export_limits
+from course.notebook_format import Exercise, course_meta, is_instructor_only
 
 
-def outputs(model):
-    model(np.zeros((1, 28, 28), "float32"))
-    model.set_weights([rng.normal(scale=0.1, size=w.shape).astype("float32") for w in model.get_weights()])
-    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+def probes(exercise: Exercise, usage: dict[str, Any] | None = None) -> dict[str, str]:
+    """Check id -> probe source (it defines ``probe(rng)``) for ``exercise``'s checks verified by probes: each
+    check's ``probe`` cell, else, for a check that reads a class the reference solution defines, a default probe of
+    that class generated from how the solution itself uses it (``usage``: class name -> recorded calls, from the
+    exercise's calibration, course/calibration.py). A class the solution never calls gets no default probe."""
+    found: dict[str, str] = {}
+    classes = solution_classes(exercise)
+    for check in exercise.checks:
+        source = exercise.probe_source(check.id)
+        if source is None and usage is not None:
+            names = [name for name in read_names(check.source) if name in classes]
+            read = {name: [c for c in usage.get(name) or [] if c] for name in names}
+            if read and all(read.values()):
+                source = auto_probes.source(read, classes)
+        if source is not None:
+            found[check.id] = source
+    return found
 
 
-x = rng.uniform(size=(4, 28, 28)).astype("float32")
-"""
-
-# (exercise, check id) -> the probe: instructor code that fills ``out`` from the student's (or reference's) classes
-PROBES: dict[tuple[str, str], str] = {
-    ("ex02_functional", "q4_custom_layer"): _SCALED + """layer = ScaledDense(units, scale=scale)
-""" + _LAYER + """config = layer.get_config()
-out["config"] = {"units": config.get("units"), "scale": config.get("scale")}
-""",
-    ("ex02_functional", "q4_saving"): _SCALED + """model = keras.Sequential([keras.Input(shape=(features,))])
-model.add(ScaledDense(units, scale=scale))
-model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
-with tempfile.TemporaryDirectory() as folder:
-    model.save(os.path.join(folder, "probe.keras"))
-    reloaded = keras.models.load_model(os.path.join(folder, "probe.keras"))
-out["before"] = model.predict(x, verbose=0)
-out["after"] = reloaded.predict(x, verbose=0)
-out["zero_scale"] = np.asarray(keras.ops.convert_to_numpy(ScaledDense(units, scale=0.0)(x)))
-""",
-    ("ex05_subclassing", "q1_mlp"): _MLP + """plain = MLP(name="probe_plain")
-regular = MLP(dropout=True, name="probe_regular")
-out["is_mlp_model"] = isinstance(plain, keras.Model) and type(plain).__name__ == "MLP"
-out["plain_calls"], out["regular_calls"] = calls(plain), calls(regular)
-out["plain_params"] = int(plain.count_params())
-out["plain_y"], out["regular_y"] = outputs(plain), outputs(regular)
-""",
-    ("ex05_subclassing", "q1_mlp_options"): _MLP + """hidden = int(rng.integers(4, 33))
-tiny = MLP(hidden=hidden, name="tiny")
-out["params"] = int(toolkit.summary(tiny, input_shape=(28, 28)).total_params)
-out["name"] = tiny.name
-regular = MLP(dropout=True)
-regular(np.zeros((1, 28, 28), "float32"))
-out["dropout_rate"] = float(regular.get_layer("dropout").rate)
-out["tiny_y"] = outputs(tiny)
-""",
-    ("ex05_subclassing", "q3_custom_layer"): _SIMPLE + """layer = SimpleDense(units, name="probe")
-""" + _LAYER + """out["own_get_config"] = "get_config" in vars(SimpleDense)
-out["units"] = layer.get_config().get("units")
-""",
-    ("ex05_subclassing", "q4_add_loss"): _IMPORTS + """rate = float(np.round(rng.uniform(0.1, 2.0), 3))
-x = rng.normal(size=(int(rng.integers(2, 6)), int(rng.integers(2, 6)))).astype("float32")
-penalty = ActivityPenalty(rate)
-out["y"] = np.asarray(keras.ops.convert_to_numpy(penalty(x)))
-out["losses"] = np.asarray([float(keras.ops.convert_to_numpy(v)) for v in penalty.losses], dtype="float64")
-""",
-}
+def read_names(source: str) -> list[str]:
+    """Names ``source`` reads, in order of first use."""
+    python = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        return []
+    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return list(dict.fromkeys(names))
 
 
-def probes(exercise: Exercise) -> dict[str, str]:
-    """Check id -> probe source for ``exercise``'s checks that are verified by probes."""
-    return {c.id: PROBES[(exercise.name, c.id)] for c in exercise.checks if (exercise.name, c.id) in PROBES}
+def solution_classes(exercise: Exercise) -> dict[str, bool]:
+    """Classes the reference solution defines in its answer cells -> whether the class defines get_config."""
+    found: dict[str, bool] = {}
+    for cell in exercise.notebook.cells:
+        meta = course_meta(cell) if cell.cell_type == "code" else {"locked": True}
+        if meta:
+            continue
+        python = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(python)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                found[node.name] = any(isinstance(n, ast.FunctionDef) and n.name == "get_config" for n in node.body)
+    return found
 
 
 def _calls(node: ast.AST) -> bool:
@@ -147,10 +117,21 @@ def notebook_definitions(nb: Any) -> list[str]:
     """Definitions of a notebook's code cells, check cells and grader-added cells left out."""
     sources = [
         c.source for c in nb.cells
-        if c.cell_type == "code" and not course_meta(c).get("check") and not c.get("metadata", {}).get("grader", {})
-        .get("export")
+        if c.cell_type == "code" and not course_meta(c).get("check") and not is_instructor_only(c)
+        and not c.get("metadata", {}).get("grader", {}).get("export")
     ]  # fmt: skip
     return definitions(sources)
+
+
+def run_probe(source: str, namespace: dict[str, Any], rng: Any) -> dict[str, Any]:
+    """Run a probe cell's source in a copy of ``namespace`` and call its ``probe(rng)``: the dict of answers.
+    (course/probe_runner.py does the same on the student's side, without importing this module.)"""
+    scope = dict(namespace)
+    exec(source, scope)  # noqa: S102  (the instructor's probe)
+    out = scope["probe"](rng)
+    if not isinstance(out, dict):
+        raise TypeError(f"probe(rng) must return a dict of answers, not {type(out).__name__}")
+    return out
 
 
 def _same(reference: Any, student: Any) -> bool:
@@ -224,8 +205,9 @@ def reference_classes(exercise: Exercise) -> dict[str, Any]:
     return namespace
 
 
-def reference_answers(exercise: Exercise, seed: int) -> dict[str, dict[str, Any] | str]:
-    """Run the reference solution's definitions and each probe with ``seed`` (in the trusted process).
+def reference_answers(exercise: Exercise, seed: int, sources: dict[str, str]) -> dict[str, dict[str, Any] | str]:
+    """Run the reference solution's definitions and each probe (``sources``: check id -> probe source) with
+    ``seed`` (in the trusted process).
 
     Keras's registry of serializable classes is restored afterwards, so the reference's classes never stand in for
     a student's when an exported model is loaded.
@@ -239,11 +221,9 @@ def reference_answers(exercise: Exercise, seed: int) -> dict[str, dict[str, Any]
     try:
         namespace: dict[str, Any] = {"__name__": "__reference__"}
         run_definitions(notebook_definitions(exercise.notebook), namespace)  # the instructor's solution
-        for check, source in probes(exercise).items():
-            out: dict[str, Any] = {}
+        for check, source in sources.items():
             try:
-                exec(source, {**namespace, "rng": np.random.default_rng(seed), "out": out})  # noqa: S102
-                answers[check] = out
+                answers[check] = run_probe(source, namespace, np.random.default_rng(seed))
             except Exception as err:  # noqa: BLE001
                 answers[check] = f"{type(err).__name__}: {err}"
     finally:

@@ -9,11 +9,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from course.gradebook import render_only
 from course.grading import default_threads, grade_folder
 from course.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
 from course.reports import REPORT_FILES, read_roster
 from course.sandbox import Limits
 from course.starters import EXERCISES_DIR, editions, sync_starters
+from course.term.prepare import Options as TermOptions
+from course.term.prepare import prepare as prepare_term
 
 
 def _starters(args: argparse.Namespace) -> int:
@@ -68,12 +71,64 @@ def _publish(args: argparse.Namespace) -> int:
     return _sync_all(root, root / "course" / "solutions", root / "exercises", check=False)
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Lint an exercise: inconsistent declarations are errors (exit 1); each check's verification is listed."""
+    from course import calibration
+    from course.verification_plan import problems
+
+    exercise = resolve_exercise(args.exercise, Path(args.solutions))
+    found = problems(exercise)
+    for problem in found:
+        print(f"error: {problem}", file=sys.stderr)
+    stored = calibration.stored(exercise)
+    plan = calibration.plan_of(exercise, stored)
+    print(f"{exercise.name}: {len(plan.checks)} checks, {len(plan.verified)} verified outside the student's notebook")
+    for check in plan.checks:
+        print(f"  {check.check}: {check.describe()}")
+    if stored is None:
+        print(f"  (not calibrated: `course calibrate {args.exercise}` measures its time limits and default probes; "
+              "`course grade` does it when needed)")  # fmt: skip
+    else:
+        print(f"  calibrated {stored.measured}: {stored.total_cpu_s:g} CPU seconds for the reference solution")
+    return 1 if found else 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from course import calibration
+    from course.verification_plan import problems
+
+    exercise = resolve_exercise(args.exercise, Path(args.solutions))
+    found = problems(exercise)
+    if found:
+        for problem in found:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    limits = Limits(threads=default_threads(1))
+    try:
+        measured = calibration.measure(exercise, limits)
+    except calibration.CalibrationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    written = calibration.store(exercise, measured, into_notebook=not args.no_write)
+    slowest = max(measured.cell_cpu_s.items(), key=lambda kv: kv[1], default=("-", 0.0))
+    print(f"{exercise.name}: reference solution {measured.total_cpu_s:g} CPU seconds ({measured.wall_s:g} s wall); "
+          f"slowest cell {slowest[0]} {slowest[1]:g} CPU s; limits then: "
+          f"{calibration.Calibration.limits(measured, limits).cell_timeout:g} s per cell")  # fmt: skip
+    for name, calls in measured.usage.items():
+        print(f"  class {name}: {len([c for c in calls if c])} recorded calls for its default probe")
+    for check, why in measured.failed.items():
+        print(f"  check {check}: its reference answer did not pass outside the kernel: {why[:200]}")
+    print("written: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     exercise = resolve_exercise(args.exercise, Path(args.solutions))
     workers = args.workers or os.cpu_count() or 1
     limits = Limits(
         cell_timeout=args.cell_timeout,
         timeout=args.timeout,
+        wall_factor=args.wall_factor,
         user=args.user,
         threads=default_threads(workers),
         keep_work=args.keep_work,
@@ -84,18 +139,36 @@ def _grade(args: argparse.Namespace) -> int:
         tmp_mb=args.tmp_mb,
     )
     out = Path(args.out) if args.out else Path("grades") / exercise.name
+    # the term first (course/term/): a bad date, policy, roster or overrides file stops here, before any grading
+    term = prepare_term(exercise, Path(args.submissions), out, TermOptions(
+        due=args.due, late=args.late, release=args.release, overrides=_path(args.overrides),
+        submitted_times=_path(args.submitted_times), times_from_files=args.times_from_files, roster=_path(args.roster),
+    ))  # fmt: skip
     roster = read_roster(Path(args.roster)) if args.roster else None
-    book = grade_folder(
-        exercise,
-        Path(args.submissions),
-        out,
-        limits=limits,
-        workers=workers,
-        progress=True,
-        roster=roster,
-        scheduler=args.scheduler,
-        only=args.only,
-    )
+    if args.render_only:
+        book = render_only(exercise, out, roster, term)
+    else:
+        book = grade_folder(
+            exercise,
+            Path(args.submissions),
+            out,
+            limits=limits,
+            workers=workers,
+            progress=True,
+            roster=roster,
+            scheduler=args.scheduler,
+            only=args.only,
+            term=term,
+            calibrate=not args.no_calibrate,
+            require_verified=args.require_verified,
+        )
+    unknown = [s.result.student for s in book.standings() or () if s.days_late is None]
+    if unknown:
+        print(
+            f"{len(unknown)} submissions have a due date but no known submission time ({', '.join(unknown[:5])}"
+            f"{', ...' if len(unknown) > 5 else ''}): their rows keep the raw points (late_days 'unknown'); give "
+            "the times with --submitted-times or the roster's submitted column and run again with --render-only"
+        )
     counts = Counter(r.status for r in book.results)
     missing = sum(r.status == "missing" for r in book.results)
     now = sum(1 for r in book.results if r.student in book.updated and r.status != "missing")
@@ -110,6 +183,10 @@ def _grade(args: argparse.Namespace) -> int:
     for status, n in sorted(counts.items()):
         print(f"  {status}: {n}")
     return 0
+
+
+def _path(name: str | None) -> Path | None:
+    return Path(name) if name else None
 
 
 def _hash(args: argparse.Namespace) -> int:
@@ -172,17 +249,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="the course's checkout (default: the one this `course` package lies in)")
     p.set_defaults(run=_publish)
 
+    p = sub.add_parser("check", help="lint an exercise and say how each of its checks is verified")
+    p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")
+    p.add_argument("--solutions", default=str(SOLUTIONS_DIR), help=argparse.SUPPRESS)
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("calibrate", help="grade an exercise's reference solution once: default probes, time limits")
+    p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")
+    p.add_argument("--solutions", default=str(SOLUTIONS_DIR), help=argparse.SUPPRESS)
+    p.add_argument("--no-write", action="store_true", help="keep it in the cache only, not in the notebook")
+    p.set_defaults(run=_calibrate)
+
     p = sub.add_parser("grade", help="grade a folder of submissions")
     p.add_argument("exercise", help="exercise stem or prefix (ex01) or path to a solution notebook")
     p.add_argument("submissions", help="folder with one .ipynb per student")
     p.add_argument("--out", help="output folder (default grades/<exercise>)")
     p.add_argument("--workers", type=int, default=None, help="submissions at a time (default: CPU cores)")
-    p.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell (default 60)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
+    p.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=60.0,
+        help="CPU seconds one cell may use, its own and its processes' (default 60), whatever the load",
+    )
+    p.add_argument("--timeout", type=float, default=600.0, help="CPU seconds one notebook may use (default 600)")
+    p.add_argument(
+        "--wall-factor",
+        type=float,
+        default=5.0,
+        help="backstop for cells that wait or sleep: a cell (a notebook) is stopped after this many times its CPU "
+        "limit in wall-clock seconds (default 5)",
+    )
     p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
+    p.add_argument(
+        "--require-verified", action="store_true",
+        help="refuse an exercise with a check that can only be graded inside the student's notebook (course check)",
+    )
+    p.add_argument(
+        "--no-calibrate", action="store_true",
+        help="do not grade the reference solution first when the exercise has no calibration (course calibrate)",
+    )
     p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786 (see GUIDE.md)")
-    p.add_argument("--roster", help="CSV mapping each file stem (column 'student') to LMS ids, see GUIDE.md")
+    p.add_argument(
+        "--roster",
+        help="CSV mapping each file stem (column 'student') to LMS ids, extensions and submission times, see "
+        "GUIDE.md section 4.6",
+    )
     p.add_argument(
         "--only",
         action="append",
@@ -207,6 +319,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--unsafe-no-sandbox",
         action="store_true",
         help="run kernels without bubblewrap: a submission can then harm others; every row is marked unsandboxed",
+    )
+    p.add_argument(
+        "--due",
+        metavar="WHEN",
+        help="due date, ISO 8601: 2026-12-01T23:59 (this machine's time zone) or 2026-12-01T23:59+01:00; kept in "
+        "--out for later runs (GUIDE.md section 4.2)",
+    )
+    p.add_argument(
+        "--late",
+        metavar="POLICY",
+        help="late policy: '10%%/day, max 50%%', 'not accepted' or 'none' (the default); kept in --out",
+    )
+    p.add_argument(
+        "--submitted-times",
+        metavar="FILE",
+        help="CSV with columns student,submitted (e.g. from the LMS download): when each submission was handed in",
+    )
+    p.add_argument(
+        "--times-from-files",
+        action="store_true",
+        help="use each file's modification time as its submission time when no other time is given (copying and "
+        "unzipping change it: a last resort)",
+    )
+    p.add_argument(
+        "--overrides",
+        metavar="FILE",
+        help="CSV student,check,points,reason: points set by hand, kept as --out/overrides.csv and applied on every "
+        "later run (GUIDE.md section 4.3)",
+    )
+    p.add_argument(
+        "--release",
+        action="store_true",
+        help="show checks marked release 'after_due' in the feedback now, before the due date (and from then on)",
+    )
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="grade nobody: rewrite the gradebook, feedback and reports from --out's records with the current due "
+        "date, submission times, overrides and release",
     )
     p.set_defaults(run=_grade)
 

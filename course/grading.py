@@ -10,11 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from course import class_probes, data_view, forkserver, results_store, trusted
+from course import calibration, class_probes, data_view, forkserver, results_store, trusted
 from course.files import (
     Unreadable,
     check_out_dir,
@@ -28,9 +28,15 @@ from course.gradebook import CheckResult, Gradebook, SubmissionResult, earlier_r
 from course.notebook_format import Exercise
 from course.rebuild import Rebuilt, rebuild
 from course.sandbox import Limits, RunOutcome, preflight, run_notebook, run_probes
+from course.verification_plan import VerificationPlan, problems
+
+if TYPE_CHECKING:
+    from course.term.settings import Term
 
 MAX_PROBLEMS = 6
 HIDDEN_FAILED = "this hidden check did not pass; hidden checks never show their code, values or error messages"
+OVERLOADED = "the machine was overloaded"  # a flag score() sets and _retried reads
+RETRIED_WHEN_OVERLOADED = ("timeout", "kernel died")
 UNSANDBOXED = "graded without a sandbox (--unsafe-no-sandbox): this submission could have changed other results"
 
 
@@ -44,6 +50,7 @@ class Job:
     exercise: Exercise
     path: Path
     name: str | None = None
+    plan: VerificationPlan | None = None  # how its checks are verified (course/verification_plan.py)
 
     @property
     def student(self) -> str:
@@ -58,13 +65,24 @@ def _where(rebuilt: Rebuilt, record: dict[str, Any]) -> str:
     return f"your cell {j + 1} (`{first}`)" if first else f"your cell {j + 1}"
 
 
+def _stopped(record: dict[str, Any], limits: Limits) -> str:
+    """Which time limit stopped a cell: its CPU seconds, or the wall-clock backstop (a cell that waits or sleeps)."""
+    if record.get("limit") == "wall":
+        used = f"it used {record['cpu_s']:.1f} CPU seconds: " if isinstance(record.get("cpu_s"), int | float) else ""
+        return (
+            f"ran for more than {limits.cell_wall_s:g} seconds of wall-clock time and was stopped ({used}a cell that "
+            "waits or sleeps uses little CPU time, so only this longer limit stops it)"
+        )
+    return f"used more than {limits.cell_cpu_s:g} CPU seconds and was stopped"
+
+
 def _problem(rebuilt: Rebuilt, record: dict[str, Any], limits: Limits) -> str | None:
     where = _where(rebuilt, record)
     error = record.get("error") or {}
     if record["died"]:
         return f"The Python kernel died while running {where}; nothing after it could run."
     if record["timeout"]:
-        return f"{where} ran for more than {limits.cell_timeout:g} seconds and was stopped."
+        return f"{where} {_stopped(record, limits)}."
     if error.get("ename") == "MemoryError":
         return f"{where} asked for more memory than the {limits.memory_mb} MB a notebook may use and was stopped."
     if error.get("ename") == "SystemExit":
@@ -83,7 +101,7 @@ def _check_message(record: dict[str, Any] | None, status: str, limits: Limits) -
         }.get(status, "did not run")
     error = record.get("error")
     if record["timeout"]:
-        return f"this check ran for more than {limits.cell_timeout:g} seconds and was stopped"
+        return f"this check {_stopped(record, limits)}"
     if record["died"]:
         return "the Python kernel died during this check"
     if error:
@@ -133,7 +151,7 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             by_check.setdefault(r["check"], r)
     checks = []
     verified: trusted.Verification | None = run.collected
-    outside = set(trusted.verified_checks(job.exercise))
+    outside = set(trusted.verified_checks(job.exercise, job.plan))
     forged = []
     for c in job.exercise.checks:
         record = by_check.get(c.id)
@@ -161,18 +179,29 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
             f"Your notebook wrote more than {limits.disk_mb} MB of files and was stopped; write less, or delete "
             "files you no longer need.",
         )
-    if run.timed_out:
-        problems.append(f"The whole notebook ran for more than {limits.timeout:g} seconds and was stopped.")
+    if run.timed_out and run.stopped_by == "wall":
+        problems.append(
+            f"The whole notebook ran for more than {limits.notebook_wall_s:g} seconds of wall-clock time and was "
+            "stopped."
+        )
+    elif run.timed_out:
+        problems.append(f"The whole notebook used more than {limits.notebook_cpu_s:g} CPU seconds and was stopped.")
     if slow_setup:
         problems.append(
-            f"The exercise's own setup cell ran for more than {limits.cell_timeout:g} seconds before any of your "
-            "code ran (the grading machine was overloaded); raise --cell-timeout or use fewer --workers"
+            f"The exercise's own setup cell ran out of time ({limits.cell_cpu_s:g} CPU seconds, or "
+            f"{limits.cell_wall_s:g} seconds of wall-clock time) before any of your code ran: the grading machine "
+            "was overloaded, or the limit is below what the exercise needs; raise --cell-timeout or use fewer "
+            "--workers"
         )
     elif status == "grader error":
         problems.append("The grader's run ended without results. Log tail: " + run.log_tail[-600:].strip())
     if verified is not None and verified.problem:  # the trusted verification was stopped (too slow, too large)
         problems.append(verified.problem)
     flags = list(rebuilt.flags)
+    # a stop at a CPU limit does not depend on load; a dead kernel or the wall-clock backstop may: graded once more
+    by_clock = run.stopped_by == "wall" or any(r["timeout"] and r.get("limit") != "cpu" for r in cells)
+    if (status == "kernel died" or (status == "timeout" and by_clock)) and (overload := run.overload()):
+        flags.append(f"{OVERLOADED} ({overload}) during this run")  # _retried reads it
     if verified is not None:  # e.g. files in the export folder that no check reads, ignored
         flags += verified.flags
     if run.processes_killed:
@@ -180,6 +209,10 @@ def score(job: Job, rebuilt: Rebuilt, run: RunOutcome, limits: Limits) -> Submis
     flags += [f"at run time: {f}" for f in run.runtime_flags]
     if run.rejected_lines:
         flags.append(f"{run.rejected_lines} forged or damaged result lines were ignored")
+    kernel_only = job.plan.kernel_only if job.plan is not None else {}
+    if kernel_only:
+        flags.append(f"not verified outside the kernel (its points came from the student's own process): "
+                     f"{', '.join(kernel_only)}; `course check {job.exercise.name}` says why")  # fmt: skip
     if forged:
         flags.append(f"passed in the kernel but failed verification outside it: {', '.join(forged)} (forgery?)")
     if any(r["passed"] and not r["token"] for r in cells if r.get("check")):
@@ -210,26 +243,30 @@ def _attempt(job: Job, limits: Limits) -> SubmissionResult:
     if not any(cell.get("cell_type") == "code" for cell in nb.cells):
         return _zero(job, "empty", "Your notebook has no code cells.")
     rebuilt = rebuild(job.exercise, nb)
-    verified = trusted.verified_checks(job.exercise)
-    if not verified:
+    if job.plan is None:
+        job = replace(job, plan=calibration.plan_of(job.exercise))
+    plan = job.plan
+    assert plan is not None
+    if not plan.verified:
         return score(job, rebuilt, run_notebook(rebuilt.notebook, limits), limits)
-    probes = class_probes.probes(job.exercise)  # checks of the student's own classes: probed, not exported
+    probes = plan.probes  # checks of the student's own classes: probed, not exported
+    exported = set(plan.exported)
     definitions = class_probes.notebook_definitions(rebuilt.notebook)
     cells = []
     for cell in rebuilt.notebook.cells:
         check_id = cell.get("metadata", {}).get("course", {}).get("check")
-        if check_id in verified and check_id not in probes:
+        if check_id in exported:
             cells.append(trusted.export_cell(job.exercise, check_id, cell.source))
         cells.append(cell)
     rebuilt.notebook.cells = cells
 
     def collect(work: Path) -> trusted.Verification:
         if not probes:
-            return trusted.verify(job.exercise, work, limits=limits)
+            return trusted.verify(job.exercise, work, limits=limits, plan=plan)
         with tempfile.TemporaryDirectory(prefix="course-answers-") as answers:
             seed = secrets.randbits(62)  # the probes' inputs, arguments and weights: unknown to the student
             problem = run_probes(definitions, probes, seed, limits, Path(answers))
-            verified = trusted.verify(job.exercise, work, probes=(Path(answers), seed), limits=limits)
+            verified = trusted.verify(job.exercise, work, probes=(Path(answers), seed), limits=limits, plan=plan)
         if problem:
             verified.update({c: (False, problem) for c in probes if not verified.get(c, (False, ""))[0]})
         return verified
@@ -258,7 +295,14 @@ def grade_one(job: Job, limits: Limits) -> SubmissionResult:
 
 
 def _retried(job: Job, limits: Limits) -> SubmissionResult:
+    """One attempt, and a second one after a grader error, or after a timeout or a dead kernel while the machine
+    was overloaded (score() flags those runs): the row says why it was graded twice."""
     first = _safe_attempt(job, limits)
+    overloaded = next((f for f in first.flags if f.startswith(OVERLOADED)), None)
+    if first.status in RETRIED_WHEN_OVERLOADED and overloaded:
+        second = _safe_attempt(job, limits)
+        note = "retried: " + overloaded.removesuffix(" during this run") + " during the first run"
+        return replace(second, flags=(*second.flags, note))
     if first.status != "grader error":
         return first
     second = _safe_attempt(job, limits)
@@ -272,8 +316,38 @@ def default_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def plan_exercises(
+    exercises: list[Exercise], limits: Limits, *, calibrate: bool, require_verified: bool, progress: bool
+) -> dict[Path, tuple[VerificationPlan, Limits]]:
+    """Each exercise's verification plan and time limits, from its calibration (measured now where missing and
+    ``calibrate``); its kernel-only checks are named on stderr, or refused with ``require_verified`` (ValueError)."""
+    planned = {}
+    for exercise in exercises:
+        found_problems = problems(exercise)
+        if found_problems:  # inconsistent declarations: nothing is graded
+            raise ValueError(found_problems[0] + (f" (and {len(found_problems) - 1} more: course check)"
+                                                  if len(found_problems) > 1 else ""))  # fmt: skip
+        found = (calibration.for_exercise(exercise, limits, progress=progress) if calibrate
+                 else calibration.stored(exercise))  # fmt: skip
+        plan = calibration.plan_of(exercise, found)
+        if plan.kernel_only and require_verified:
+            raise ValueError(
+                f"{exercise.name}: the checks {', '.join(plan.kernel_only)} can only be graded inside the student's "
+                f"notebook (see `course check {exercise.path}`), and --require-verified refuses that: add probe "
+                "cells or verify cells for them (GUIDE 6.2), or grade without --require-verified"
+            )
+        if plan.kernel_only and progress:
+            for check, why in plan.kernel_only.items():
+                print(f"warning: {exercise.name} check {check!r} is graded inside the student's notebook only "
+                      f"({why})", file=sys.stderr)  # fmt: skip
+        planned[exercise.path] = (plan, found.limits(limits) if found is not None else limits)
+    return planned
+
+
 def grade_jobs(
-    jobs: list[Job], limits: Limits, *, workers: int | None = None, progress: bool = True, scheduler: str | None = None
+    jobs: list[Job], limits: Limits, *, workers: int | None = None, progress: bool = True, scheduler: str | None = None,
+    calibrate: bool = False, require_verified: bool = False,
+    planned: dict[Path, tuple[VerificationPlan, Limits]] | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` with ``workers`` submissions at a time (default: one per CPU core), in the order given.
 
@@ -282,9 +356,12 @@ def grade_jobs(
     a view already; a Dask worker writes its own view from its own data folder.
     """
     exercises = {job.exercise.path: job.exercise for job in jobs}
+    planned = planned or plan_exercises(list(exercises.values()), limits, calibrate=calibrate,
+                                        require_verified=require_verified, progress=progress)  # fmt: skip
+    jobs = [replace(job, plan=job.plan or planned[job.exercise.path][0]) for job in jobs]
     given = limits.data_view
     views = {path: given if given is not None else data_view.for_exercise(ex) for path, ex in exercises.items()}
-    limits_of = {path: replace(limits, data_view=view) for path, view in views.items()}
+    limits_of = {path: replace(planned[path][1], data_view=view) for path, view in views.items()}
     groups = {path: [i for i, job in enumerate(jobs) if job.exercise.path == path] for path in exercises}
     if scheduler:
         from course.executors import grade_on_dask
@@ -339,17 +416,28 @@ def grade_folder(
     roster: dict[str, dict[str, str]] | None = None,
     scheduler: str | None = None,
     only: list[str] | None = None,
+    term: Term | None = None,
+    calibrate: bool = False,
+    require_verified: bool = False,
 ) -> Gradebook:
     """Grade every ``*.ipynb`` in ``folder`` (or only the students ``only`` names) against ``exercise``.
 
     With ``out_dir``, the results are merged into it (:meth:`Gradebook.write`: other students' rows stay), each
     graded file's bytes are kept there read-only and graded from that copy, the run is appended to its runs.jsonl
     (course/results_store.py), and the gradebook returned is the merged one. A bad ``out_dir``, a damaged record or
-    an unknown name in ``only`` stops the run before anything is graded or written.
+    an unknown name in ``only`` stops the run before anything is graded or written. ``calibrate``: measure the
+    exercise's calibration first when none is stored (course/calibration.py); ``require_verified``: refuse an
+    exercise with a check that can only be graded inside the student's notebook.
     """
     workers = workers or os.cpu_count() or 1
     limits = limits or Limits(threads=default_threads(workers))
     start = time.monotonic()
+    if scheduler:  # an unreachable cluster is said before anything else is done (ValueError: one sentence)
+        from course.executors import connect
+
+        connect(scheduler).close()
+    planned = plan_exercises([exercise], limits, calibrate=calibrate, require_verified=require_verified,
+                             progress=progress)  # fmt: skip
     if out_dir is not None:
         check_out_dir(out_dir)  # before grading, not after the whole class ran
         results_store.check_places(out_dir)
@@ -369,11 +457,11 @@ def grade_folder(
                 jobs[i] = Job(exercise, out_dir / copy[0]["kept"], job.student)
                 fresh += [jobs[i].path] if copy[1] else []
     try:
-        results = grade_jobs(jobs, limits, workers=workers, progress=progress, scheduler=scheduler)
+        results = grade_jobs(jobs, limits, workers=workers, progress=progress, scheduler=scheduler, planned=planned)
     except BaseException:
         results_store.discard(fresh)  # a run that stopped (no scheduler, Ctrl-C) leaves --out as it found it
         raise
-    book = Gradebook(tuple(results), roster, kept)
+    book = Gradebook(tuple(results), roster, kept, term=term)
     if out_dir is not None:
         book = book.write(out_dir, handed_in=handed_in)
         status = {r.student: r.status for r in book.results}

@@ -8,7 +8,11 @@ they never enter the kernel's environment or the notebook file), then:
   prints the check's token (an HMAC of the check id), so a check counts only if its own cell really reached the end;
 - deletes the notebook file once collected, so student code cannot read the hidden checks from it;
 - polls the kernel while a cell runs and reports a dead kernel within about a second;
-- appends one HMAC-signed JSON record per cell to the results file, which the grader verifies.
+- appends one HMAC-signed JSON record per cell to the results file, which the grader verifies, and a ``start``
+  record (cell index, time) before each cell, so the grader knows which cell the CPU seconds it measures belong to;
+- stops a cell when the grader says it used its CPU seconds (a ``{"stop": index}`` line on stdin), the way nbval
+  stops one at its wall-clock timeout (which stays, as a backstop): the kernel is interrupted, and stopped if it
+  does not obey.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import hmac
 import json
 import os
 import queue
-import sys
+import select
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from typing import Any
 import pytest
 
 MAX_TEXT = 2000
+POLL_S = 0.25  # how often a running cell checks the kernel and the grader's stop requests
 _state: dict[str, Any] = {}
 
 
@@ -48,16 +53,43 @@ def _emit(record: dict[str, Any]) -> None:
         f.write(sign(_state["secret"], record) + "\n")
 
 
+def _read_line() -> str:
+    """One line from stdin, read unbuffered (later lines are read with select: a buffer would hide them)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(0, 1)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+def _stop_requested() -> bool:
+    """True once the grader has asked to stop the running cell (it used its CPU seconds)."""
+    while not _state["closed"] and select.select([0], [], [], 0)[0]:
+        chunk = os.read(0, 4096)
+        _state["closed"] = not chunk  # the grader closed the pipe: no more requests
+        _state["pending"] += chunk
+    *lines, _state["pending"] = _state["pending"].split(b"\n")
+    for line in lines:
+        if line.strip() and json.loads(line).get("stop") == _state["cell"]:
+            _state["stopped"] = _state["cell"]
+    return _state["stopped"] is not None and _state["stopped"] == _state["cell"]
+
+
 def _await_reply_polling(self: Any, msg_id: str, timeout: float | None = None) -> None:
-    """nbval's ``RunningKernel.await_reply``, but checking every second that the kernel is still alive."""
+    """nbval's ``RunningKernel.await_reply``, but checking every quarter second that the kernel is still alive and
+    whether the grader asked to stop the cell (then it raises ``queue.Empty``, as at nbval's own timeout)."""
     deadline = None if timeout is None else time.monotonic() + float(timeout)
     while True:
-        wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+        wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
         try:
             msg = self.get_message(stream="shell", timeout=wait)
         except queue.Empty:
             if not self.is_alive():
                 raise KernelDied("the Python kernel died while this cell was running") from None
+            if _stop_requested():
+                raise
             if deadline is not None and time.monotonic() >= deadline:
                 raise
             continue
@@ -68,8 +100,9 @@ def _await_reply_polling(self: Any, msg_id: str, timeout: float | None = None) -
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    control = json.loads(sys.stdin.readline())
+    control = json.loads(_read_line())
     _state.update(secret=control["secret"], results=control["results"], t0=time.monotonic(), first=None)
+    _state.update(cell=None, stopped=None, pending=b"", closed=False)
     # The kernel inherits this process's environment: nothing of ours may reach it.
     os.environ.pop("PYTHONPATH", None)
     from nbval import kernel
@@ -118,10 +151,13 @@ def _kernel_pid(item: Any) -> int | None:
     return getattr(provisioner, "pid", None)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: Any) -> None:
     if _state["first"] is None:
         _state["first"] = time.monotonic()
         _emit({"kind": "kernel", "pid": _kernel_pid(item), "ready_s": round(_state["first"] - _state["t0"], 3)})
+    _state.update(cell=getattr(item, "cell_num", None), stopped=None)
+    _emit({"kind": "start", "index": _state["cell"], "t": time.monotonic()})
 
 
 def _text(outputs: list[Any]) -> str:
@@ -153,6 +189,7 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
     )
     # nbval reports a timeout in its own exception; the cell's output shows the KeyboardInterrupt it caused.
     timed_out = call.excinfo is not None and "Timeout of" in str(call.excinfo.value)
+    stopped = call.when == "call" and _state["stopped"] is not None and _state["stopped"] == _state["cell"]
     token_seen = False
     if info["check"]:
         line = f"course-check {info['check']} {token_for(_state['secret'], info['check'])}"
@@ -167,9 +204,11 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
             "passed": bool(report.passed),
             "token": token_seen,
             "error": error,
-            "timeout": timed_out,
+            "timeout": timed_out or stopped,
+            "limit": ("cpu" if stopped else "wall") if timed_out or stopped else None,  # which limit stopped it
             "died": died,
             "seconds": round(call.duration, 3),
+            "t": time.monotonic(),
         }
     )
     if died:

@@ -6,6 +6,7 @@ how to stub a solution region; it runs nothing.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ class FormatError(ValueError):
     """A solution notebook breaks the source format (the message names the notebook and the cell)."""
 
 
+ROLES = ("check", "locked", "verify", "probe")  # what a cell's "course" metadata may declare it to be
+
+
 @dataclass(frozen=True)
 class Check:
     """One graded check cell of an exercise."""
@@ -33,6 +37,7 @@ class Check:
     hidden: bool
     position: int  # index of the cell in the source notebook
     source: str
+    kernel_only: str = ""  # why this check's points come from the student's kernel (metadata "kernel_only"), if so
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,33 @@ class Exercise:
     @property
     def checks(self) -> list[Check]:
         return [
-            Check(meta["check"], int(meta["points"]), bool(meta.get("hidden", False)), i, cell.source)
+            Check(meta["check"], int(meta["points"]), bool(meta.get("hidden", False)), i, cell.source,
+                  str(meta.get("kernel_only") or ""))
             for i, cell in enumerate(self.notebook.cells)
             if (meta := course_meta(cell)).get("check")
-        ]
+        ]  # fmt: skip
+
+    def verify_source(self, check_id: str) -> str:
+        """The instructor's code the trusted process runs before check ``check_id`` (its ``verify`` cells, in
+        order): it rebuilds, from the exported objects, what the student would otherwise report."""
+        return "".join(
+            cell.source.rstrip("\n") + "\n"
+            for cell in self.notebook.cells
+            if check_id in role_ids(course_meta(cell).get("verify"))
+        )
+
+    def probe_source(self, check_id: str) -> str | None:
+        """The source of the ``probe`` cell of check ``check_id`` (it defines ``probe(rng)``), or None."""
+        for cell in self.notebook.cells:
+            if check_id in role_ids(course_meta(cell).get("probe")):
+                return str(cell.source)
+        return None
+
+    @property
+    def instructor_only(self) -> list[int]:
+        """Indices of the cells only the grader runs (``verify`` and ``probe`` cells): never in a starter, never in
+        a student's run."""
+        return [i for i, cell in enumerate(self.notebook.cells) if is_instructor_only(cell)]
 
     @property
     def max_points(self) -> int:
@@ -64,6 +92,19 @@ class Exercise:
 def course_meta(cell: Any) -> dict[str, Any]:
     meta = cell.get("metadata", {}).get("course", {})
     return meta if isinstance(meta, dict) else {}
+
+
+def role_ids(value: Any) -> list[str]:
+    """The check ids a ``verify`` or ``probe`` declaration names: one id or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def is_instructor_only(cell: Any) -> bool:
+    """A ``verify`` or ``probe`` cell: code only the grader runs, outside the student's kernel."""
+    meta = course_meta(cell) if cell.get("cell_type") == "code" else {}
+    return bool({"verify", "probe"} & meta.keys())
 
 
 def trusted_id(cell: Any) -> str | None:
@@ -81,14 +122,21 @@ def _fail(path: Path, index: int, problem: str) -> FormatError:
 
 def _validate(path: Path, nb: Any) -> None:
     seen: set[str] = set()
+    probed: set[Any] = set()
     for i, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("course")
         if meta is None:
             continue
         if cell.cell_type != "code":
             raise _fail(path, i, "only code cells may carry 'course' metadata")
-        if not isinstance(meta, dict) or not ({"check", "locked"} & meta.keys()):
-            raise _fail(path, i, f"'course' metadata must hold 'check' or 'locked' (got {meta!r})")
+        if not isinstance(meta, dict) or len(set(ROLES) & meta.keys()) != 1:
+            raise _fail(path, i, f"'course' metadata must hold one of {', '.join(map(repr, ROLES))} (got {meta!r})")
+        if {"verify", "probe"} & meta.keys():
+            _validate_role(path, i, meta, cell.source, checks={course_meta(c).get("check") for c in nb.cells})
+            if "probe" in meta and meta["probe"] in probed:
+                raise _fail(path, i, f"check {meta['probe']!r} has two probe cells; merge them into one")
+            probed.add(meta.get("probe"))
+            continue
         ident = meta.get("check", meta.get("locked"))
         if not isinstance(ident, str) or not _ID.match(ident):
             raise _fail(path, i, f"id {ident!r} must match [a-z][a-z0-9_]*, e.g. 'q1_shapes'")
@@ -101,6 +149,8 @@ def _validate(path: Path, nb: Any) -> None:
                 raise _fail(path, i, f"check {ident!r} needs 'points': a positive int (got {points!r})")
             if not isinstance(meta.get("hidden", False), bool):
                 raise _fail(path, i, f"check {ident!r}: 'hidden' must be true or false")
+            if not isinstance(meta.get("kernel_only", ""), str):
+                raise _fail(path, i, f"check {ident!r}: 'kernel_only' must be a sentence saying why (or absent)")
         if BEGIN in cell.source or END in cell.source:
             raise _fail(path, i, "check and locked cells may not contain solution markers")
     if not any("check" in course_meta(c) for c in nb.cells):
@@ -108,6 +158,25 @@ def _validate(path: Path, nb: Any) -> None:
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != "python3":
         raise FormatError(f"{path.name}: kernelspec name must be 'python3' (got {kernel!r}); fix the metadata")
+
+
+def _validate_role(path: Path, index: int, meta: dict[str, Any], source: str, checks: set[Any]) -> None:
+    """A ``verify`` or ``probe`` cell names existing checks; a probe cell names one and defines ``probe(rng)``."""
+    role = "verify" if "verify" in meta else "probe"
+    ids = role_ids(meta[role])
+    if not ids or (role == "probe" and not isinstance(meta[role], str)):
+        wanted = "a check id" if role == "probe" else "a check id or a list of them"
+        raise _fail(path, index, f'\'{role}\' must name {wanted}, e.g. {{"{role}": "q1_model"}} (got {meta[role]!r})')
+    unknown = [ident for ident in ids if ident not in checks]
+    if unknown:
+        raise _fail(path, index, f"the {role} cell names {', '.join(map(repr, unknown))}, which no check cell has as "
+                                 "its id: use the id of the check it is for")  # fmt: skip
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise _fail(path, index, f"the {role} cell is not valid Python ({err.msg}, line {err.lineno})") from None
+    if role == "probe" and not any(isinstance(n, ast.FunctionDef) and n.name == "probe" for n in tree.body):
+        raise _fail(path, index, "a probe cell must define a function probe(rng) that returns a dict of answers")
 
 
 def load_exercise(path: Path) -> Exercise:

@@ -7,8 +7,8 @@ nothing from ``course``) and runs
 
 where the request is ``{"definitions": [statement, ...], "probes": {check id: source}, "seed": int, "out": folder}``.
 Hard limits are set before any student code runs. The definitions run once, one statement at a time;
-each probe then runs in a copy of their namespace with ``rng`` (NumPy, from the seed) and an empty dict ``out``,
-and what it put in ``out`` is written to ``<out>/<check id>/``: arrays as ``.npy``, everything else as
+each probe cell's source then runs in a copy of their namespace and its ``probe(rng)`` is called (``rng``: NumPy,
+from the seed); the dict it returns is written to ``<out>/<check id>/``: arrays as ``.npy``, everything else as
 ``values.json``; a probe that raised writes ``error.txt``. Nothing this process writes is trusted for more than
 data: course/class_probes.py compares it, in the trusted process, with the reference implementation's answers to
 the same probe.
@@ -55,10 +55,12 @@ def main() -> None:
         except Exception:  # noqa: BLE001, S112  (a name it failed to define makes its probe fail, by name)
             continue
     for check, source in request["probes"].items():
-        out: dict[str, Any] = {}
-        scope = {**namespace, "rng": np.random.default_rng(request["seed"]), "out": out}
+        scope = dict(namespace)
         try:
             exec(compile(source, f"<probe {check}>", "exec"), scope)  # noqa: S102  (the instructor's probe)
+            out = scope["probe"](np.random.default_rng(request["seed"]))
+            if not isinstance(out, dict):
+                raise TypeError(f"probe(rng) returned {type(out).__name__}, not a dict")
             _write(out_dir / check, out)
         except BaseException as err:  # noqa: BLE001
             (out_dir / check).mkdir(parents=True, exist_ok=True)

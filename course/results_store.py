@@ -106,7 +106,7 @@ def check_record(data: Any) -> list[tuple[dict[str, Any], dict[str, str] | None]
 
 def check_result(data: Any) -> None:
     """Raise ValueError unless ``data`` has exactly the fields of ``SubmissionResult.to_dict()``, each of its type."""
-    _check_fields(data, _RESULT_FIELDS, "the result")
+    _check_fields(data, _RESULT_FIELDS, "the result", optional=_OPTIONAL_RESULT_FIELDS)
     for i, check in enumerate(data["checks"], 1):
         _check_fields(check, _CHECK_FIELDS, f"check {i}")
         if not 0 <= check["points"] <= check["max_points"]:
@@ -119,15 +119,20 @@ _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
     "problems": (list,), "flags": (list,), "seconds": _NUMBER, "kernel_ready_s": (*_NUMBER, type(None)),
     "total": (int,), "max_points": (int,),
 }  # fmt: skip
+_OPTIONAL_RESULT_FIELDS: dict[str, tuple[type, ...]] = {"lang": (str,)}  # absent in records from before them
 _CHECK_FIELDS: dict[str, tuple[type, ...]] = {
     "id": (str,), "points": (int,), "max_points": (int,), "hidden": (bool,), "passed": (bool,), "message": (str,)
 }  # fmt: skip
 
 
-def _check_fields(data: Any, fields: dict[str, tuple[type, ...]], what: str) -> None:
-    """Raise ValueError unless ``data`` is an object with exactly ``fields``, each of its type."""
+def _check_fields(
+    data: Any, fields: dict[str, tuple[type, ...]], what: str, optional: dict[str, tuple[type, ...]] | None = None
+) -> None:
+    """Raise ValueError unless ``data`` is an object with exactly ``fields`` (and any of ``optional``), each of its
+    type."""
     if not isinstance(data, dict):
         raise ValueError(f"{what} is not an object (got {type(data).__name__})")
+    fields = {**fields, **{k: v for k, v in (optional or {}).items() if k in data}}
     unknown, absent = sorted(set(data) - set(fields)), sorted(set(fields) - set(data))
     if unknown or absent:
         raise ValueError(
@@ -226,8 +231,9 @@ def grader_version() -> str:
     except metadata.PackageNotFoundError:
         version = "unknown"
     source = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):  # the modules that grade; not the solutions
-        source.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):  # the modules that grade; not the solutions
+        source.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return f"{version}+src.{source.hexdigest()[:12]}"
 
 

@@ -32,13 +32,14 @@ from typing import Any
 
 import nbformat
 
-from course import bwrap, disk_quota, forkserver, kernel_audit, nbval_plugin, pids
+from course import bwrap, cpu_time, disk_quota, forkserver, kernel_audit, nbval_plugin, pids
 from course.data_view import DataView
 from course.data_view import folder as view_folder
 from course.files import copy_regular_files
 from course.kernel_zygote import remove_tree
 
 HERE = Path(__file__).resolve().parent
+STARVED_SHARE = 0.5  # a kernel that got less than this share of the CPU time it was ready to use: overloaded
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.trusted.PLACEHOLDER
 KERNEL_NAME = "course-grader"
 PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KERAS_COURSE_DATA", "KERAS_COURSE_CACHE")
@@ -46,10 +47,14 @@ PASS_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KERAS_COURSE_DATA", "KE
 
 @dataclass(frozen=True)
 class Limits:
-    """How one submission runs: timeouts in seconds, optional unprivileged user, TensorFlow threads."""
+    """How one submission runs: time limits in CPU seconds (wall-clock backstops ``wall_factor`` times longer),
+    optional unprivileged user, TensorFlow threads."""
 
-    cell_timeout: float = 60.0
-    timeout: float = 600.0
+    cell_timeout: float = 60.0  # CPU seconds one cell may use (the kernel and every process it starts)
+    timeout: float = 600.0  # CPU seconds the whole notebook may use
+    # A cell (a notebook) is also stopped after wall_factor times its CPU limit in wall-clock seconds, whatever it
+    # used: a cell that sleeps or waits uses no CPU. 5: a machine 3x oversubscribed still finishes in time.
+    wall_factor: float = 5.0
     user: str | None = None
     threads: int = 1
     preload: str | None = "toolkit,keras"  # comma-separated; keras (and TensorFlow) loads before the first cell
@@ -82,7 +87,12 @@ class Limits:
         for name in ("cell_timeout", "timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds (got {value!r}), e.g. 60")
+                raise ValueError(f"{name} must be a positive number of CPU seconds (got {value!r}), e.g. 60")
+        if not isinstance(self.wall_factor, int | float) or self.wall_factor < 1:
+            raise ValueError(
+                f"wall_factor must be at least 1 (got {self.wall_factor!r}): the wall-clock backstop may not cut a "
+                "cell before its CPU limit; e.g. --wall-factor 5"
+            )
         if self.data_view is not None and not isinstance(self.data_view, DataView):
             raise ValueError(
                 f"data_view must be a course.data_view.DataView or None (got {type(self.data_view).__name__}); "
@@ -90,6 +100,24 @@ class Limits:
             )
         if self.user is not None:
             _user_ids(self.user)
+
+    @property
+    def cell_cpu_s(self) -> float:
+        """CPU seconds one cell may use before it is stopped."""
+        return float(self.cell_timeout)
+
+    @property
+    def cell_wall_s(self) -> float:
+        """Wall-clock seconds after which a cell is stopped whatever it used (nbval's own cell timeout)."""
+        return float(self.cell_timeout) * self.wall_factor
+
+    @property
+    def notebook_cpu_s(self) -> float:
+        return float(self.timeout)
+
+    @property
+    def notebook_wall_s(self) -> float:
+        return float(self.timeout) * self.wall_factor
 
     @property
     def kernel_memory_mb(self) -> int:
@@ -118,12 +146,29 @@ class RunOutcome:
     runtime_flags: list[str] = field(default_factory=list)  # what the kernel's audit log saw (course/kernel_audit.py)
     slot_root: str | None = None  # the fork server's slot the kernel ran in (course/forkserver.py), if any
     disk_used_mb: int | None = None  # set when the run was stopped for writing more than its disk quota
+    cpu_s: float = 0.0  # CPU seconds the kernel and every process it started used (course/cpu_time.py)
+    cell_cpu_s: dict[int, float] = field(default_factory=dict)  # cell index -> CPU seconds that cell used
+    stopped_by: str | None = None  # with timed_out: "cpu" (notebook CPU limit) or "wall" (its wall-clock backstop)
+    load_peak: float = 0.0  # the machine's highest one-minute load average seen during the run
+    cores: int = 1  # CPU cores the grader may use
+    cpu_share: float | None = None  # of the CPU time the kernel was ready to use, the share it got
 
     @property
     def finished(self) -> bool:
         return any(r["kind"] == "finished" for r in self.records)
 
+    def overload(self) -> str | None:
+        """How the machine was overloaded during this run (a load average over the number of cores, or a kernel
+        that got well under the CPU time it was ready to use), or None."""
+        busy = self.load_peak > self.cores
+        starved = self.cpu_share is not None and self.cpu_share < STARVED_SHARE
+        if not (busy or starved):
+            return None
+        share = f"; the kernel got {self.cpu_share:.0%} of the CPU time it asked for" if self.cpu_share else ""
+        return f"load {self.load_peak:.1f} on {self.cores} cores{share}"
+
     def cells(self) -> list[dict[str, Any]]:
+        """The cell records; a cell that ran has ``cpu_s``, the CPU seconds it used (measured by the grader)."""
         return [r for r in self.records if r["kind"] == "cell"]
 
 
@@ -212,6 +257,7 @@ def kernel_env(work: Path, runtime: Path, limits: Limits, root: Path | None = No
     if limits.data_view is not None:  # the view is all the data the sandbox shows (see _readonly); no cache needed
         env.update(KERAS_COURSE_DATA=str(view_folder(limits.data_view)), KERAS_COURSE_CACHE=str(work / ".cache"))
     env.update(
+        KERAS_COURSE_GRADING="1",  # the toolkit leaves IPython's hooks alone (toolkit/notebook_setup.py)
         HOME=str(work),
         TMPDIR=str(work),
         IPYTHONDIR=str(work / ".ipython"),
@@ -336,26 +382,100 @@ def _prepare(
     return path, env, process_limit
 
 
-WATCH_SECONDS = 0.5  # how often the disk a run uses is measured
+WATCH_SECONDS = 0.5  # how often the CPU seconds and the disk a run uses are measured
+STOP_GRACE_S = 15.0  # a cell still running this long after it was told to stop (it ignores interrupts): killed
+
+
+class _Tail:
+    """The signed records the plugin appended since the last read (complete lines only; forged ones skipped)."""
+
+    def __init__(self, path: Path, secret: str) -> None:
+        self.path, self.secret, self.offset = path, secret, 0
+
+    def new(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        records = []
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                record = json.loads(line)["record"]
+                if secrets.compare_digest(nbval_plugin.sign(self.secret, record), line):
+                    records.append(record)
+        return records
+
+
+@dataclass
+class _Watch:
+    """Which cell runs now (the plugin's ``start`` records) and what each cell used, from the meter's samples."""
+
+    meter: cpu_time.Meter
+    starts: dict[int, float] = field(default_factory=dict)  # cell index -> when it started
+    ends: dict[int, float] = field(default_factory=dict)
+    current: int | None = None
+    stop_sent: float | None = None  # when the grader asked the plugin to stop the current cell
+
+    def read(self, records: list[dict[str, Any]]) -> None:
+        for r in records:
+            if r["kind"] == "start" and isinstance(r.get("index"), int) and isinstance(r.get("t"), int | float):
+                self.current, self.stop_sent = r["index"], None
+                self.starts[r["index"]] = float(r["t"])
+            elif r["kind"] == "cell" and r.get("when") == "call" and isinstance(r.get("t"), int | float):
+                self.ends[r.get("index")] = float(r["t"])  # type: ignore[index]
+                if r.get("index") == self.current:
+                    self.current = None
+
+    def running_cpu_s(self) -> float:
+        return self.meter.between(self.starts[self.current], None) if self.current is not None else 0.0
+
+    def per_cell(self) -> dict[int, float]:
+        return {i: round(self.meter.between(t, self.ends.get(i)), 3) for i, t in self.starts.items()}
 
 
 def _wait(
-    proc: subprocess.Popen[bytes], limits: Limits, outcome: RunOutcome, watched: list[Path],
+    proc: subprocess.Popen[bytes],
+    limits: Limits,
+    outcome: RunOutcome,
+    watched: list[Path],
     slot: forkserver.Slot | None,
+    tail: _Tail,
+    watch: _Watch,
 ) -> int:
-    """Wait for nbval's run to end; stop it at ``limits.timeout`` or once the submission has written more than
+    """Wait for nbval's run to end, measuring the CPU seconds of the kernel's processes every half second: tell the
+    plugin to stop a cell past ``limits.cell_cpu_s`` (and kill a kernel that ignores it); stop the run past
+    ``limits.notebook_cpu_s``, past its wall-clock backstop, or once the submission has written more than
     ``limits.disk_mb`` to the grader's disk (course/disk_quota.py), and say which in ``outcome``."""
-    deadline = time.monotonic() + limits.timeout
+    deadline = time.monotonic() + limits.notebook_wall_s
     quota = limits.disk_mb * 2**20
     while True:
         try:
             return proc.wait(timeout=max(0.0, min(WATCH_SECONDS, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             pass
-        if time.monotonic() >= deadline:
-            outcome.timed_out = True
-            break
+        now = time.monotonic()
         pids = slot.processes() if slot is not None else disk_quota.descendants(proc.pid)
+        watch.meter.sample(now, pids)
+        watch.read(tail.new())
+        outcome.load_peak = max(outcome.load_peak, cpu_time.load())
+        if watch.meter.used > limits.notebook_cpu_s or now >= deadline:
+            outcome.timed_out, outcome.stopped_by = True, "cpu" if now < deadline else "wall"
+            break
+        if watch.current is not None and watch.stop_sent is None and watch.running_cpu_s() > limits.cell_cpu_s:
+            watch.stop_sent = now
+            with contextlib.suppress(OSError):  # nbval may have ended meanwhile
+                assert proc.stdin is not None
+                proc.stdin.write((json.dumps({"stop": watch.current}) + "\n").encode())
+                proc.stdin.flush()
+        elif watch.stop_sent is not None and now - watch.stop_sent > STOP_GRACE_S:
+            for pid in pids:  # it ignored the interrupt and nbval's stop (it prints without end): the kernel goes
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            watch.stop_sent = now
         used = disk_quota.used_bytes(watched, pids, stop_at=quota)
         if used > quota:
             outcome.disk_used_mb = used // 2**20
@@ -432,10 +552,11 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
         cmd = [
             sys.executable, "-m", "pytest", "-p", "_course_nbval_plugin", "-p", "nbval.plugin",
             "-p", "no:cacheprovider",
-            "--nbval-lax", "--nbval-kernel-name", KERNEL_NAME, f"--nbval-cell-timeout={limits.cell_timeout:g}",
+            "--nbval-lax", "--nbval-kernel-name", KERNEL_NAME, f"--nbval-cell-timeout={limits.cell_wall_s:g}",
             "--nbval-kernel-startup-timeout=180", "-c", str(root / "pytest.ini"), "--rootdir", str(path.parent),
             "-q", "-s", "--tb=no", "-p", "no:warnings", str(path),
         ]  # fmt: skip
+        reaper = slot.reaper() if slot is not None else None  # the slot's init: it reaps the kernel's orphans
         start = time.monotonic()
         with open(root / "log.txt", "wb") as log:
             proc = subprocess.Popen(
@@ -446,11 +567,24 @@ def run_notebook(nb: Any, limits: Limits, collect: Callable[[Path], Any] | None 
             ipc = str((slot.runtime if slot is not None else root / "runtime") / "kernel") if limits.sandbox else None
             control = {"secret": secret, "results": str(results), "ipc": ipc}
             proc.stdin.write((json.dumps(control) + "\n").encode())
-            proc.stdin.close()
+            proc.stdin.flush()  # stays open: the grader's stop requests follow (nbval_plugin.py)
             watched = [root, work, slot.runtime] if slot is not None else [root]
-            outcome.returncode = _wait(proc, limits, outcome, watched, slot)
+            watch = _Watch(cpu_time.Meter(extra=(reaper,) if reaper else ()))
+            watch.meter.sample(start, [])
+            try:
+                outcome.returncode = _wait(proc, limits, outcome, watched, slot, _Tail(results, secret), watch)
+            finally:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
         outcome.wall_s = time.monotonic() - start
         outcome.records, outcome.rejected_lines = _read_results(results, secret)
+        watch.meter.sample(time.monotonic(), [])  # the slot's init has reaped the kernel by now, or soon
+        watch.read(outcome.records)  # the cells that ended after the last sample
+        outcome.cpu_s, outcome.cell_cpu_s = round(watch.meter.used, 3), watch.per_cell()
+        outcome.cores, outcome.cpu_share = cpu_time.cores(), watch.meter.share
+        for r in outcome.cells():
+            if r["when"] == "call" and r.get("index") in outcome.cell_cpu_s:
+                r["cpu_s"] = outcome.cell_cpu_s[r["index"]]
         _kill_kernel(outcome.records, slot.root if slot is not None else root)
         if slot is not None:  # every process of the submission ends before its files are read
             outcome.processes_killed, ended = slot.kill_leftovers(), True

@@ -11,7 +11,15 @@ from typing import Any
 
 import nbformat
 
-from course.notebook_format import SOLUTIONS_DIR, Exercise, course_meta, find_exercises, load_exercise, stub_solutions
+from course.notebook_format import (
+    SOLUTIONS_DIR,
+    Exercise,
+    course_meta,
+    find_exercises,
+    is_instructor_only,
+    load_exercise,
+    stub_solutions,
+)
 from course.notebook_setup import retarget_badge
 
 
@@ -29,12 +37,13 @@ EXERCISES_DIR = default_exercises_dir()
 
 
 def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:
-    """The starter notebook: outputs cleared, solutions stubbed, hidden checks removed, metadata kept."""
+    """The starter notebook: outputs cleared, solutions stubbed, hidden checks and the grader's own cells (verify,
+    probe) removed, metadata kept but the calibration."""
     nb = copy.deepcopy(exercise.notebook)
     cells = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            if course_meta(cell).get("hidden"):
+            if course_meta(cell).get("hidden") or is_instructor_only(cell):
                 continue
             cell.outputs = []
             cell.execution_count = None
@@ -44,6 +53,10 @@ def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:
     retarget_badge(nb, f"{badge_dir}/{exercise.path.name}")  # the starter's "Open in Colab" opens the starter
     # Solution notebooks may carry widget state or execution timing; the starter carries neither.
     nb.metadata.pop("widgets", None)
+    if isinstance(nb.metadata.get("course"), dict):
+        nb.metadata["course"].pop("calibration", None)  # the grader's measurements of the reference solution
+        if not nb.metadata["course"]:
+            nb.metadata.pop("course")
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     return nb

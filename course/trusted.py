@@ -35,9 +35,7 @@ layers).
 
 from __future__ import annotations
 
-import ast
 import atexit
-import builtins
 import contextlib
 import hashlib
 import json
@@ -58,67 +56,20 @@ from typing import Any
 import nbformat
 
 from course import bwrap, class_probes, disk_quota, export_limits
+from course.check_names import exported_names, python_code
 from course.files import copy_regular_files
 from course.notebook_format import Exercise, course_meta, load_exercise
 from course.sandbox import Limits, _user_ids, as_user, kernel_env, private_lib
-
-# The course's exercises: their checks are verified here (an instructor's own new exercise is not, until listed).
-VERIFIED = {"ex01_sequential", "ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing",
-            "ex06_resnet_cifar10"}  # fmt: skip
-# Checks whose points still come from the student's kernel, per exercise, with why they cannot be checked outside.
-KERNEL_TRUSTED: dict[str, dict[str, str]] = {}
-# Checks of a trained model whose class is the student's own: its layers' weights are exported by layer name, and the
-# trusted process loads them into the reference solution's class (whose architecture q1_mlp's probes compare).
-LAYER_WEIGHTS: dict[tuple[str, str], list[str]] = {("ex05_subclassing", "q5_train"): ["regular"]}
-# Checks of a tensor's identity: the kernel exports where in the model the tensor comes from (layer, call, output),
-# and the trusted process takes that tensor from the exported model's own graph.
-IDENTITY: dict[tuple[str, str], dict[str, str]] = {("ex04_shared_layers", "q2_nodes"): {"right_embedding": "siamese"}}
-_EX04_NODES = """checks.check_true(
-    len(__where__right_embedding) == 1,
-    "right_embedding is the output of a layer call inside 'siamese'",
-    hint="take it from the model's graph with toolkit.output_at(layer, node_index, siamese)",
-)
-_layer, _call, _output = __where__right_embedding[0]
-right_embedding = toolkit.output_at(siamese.get_layer(str(_layer)), int(_call), siamese)
-right_embedding = right_embedding[int(_output)] if isinstance(right_embedding, list) else right_embedding
-"""
-_EX05_TRAINED = """_weights = __weights__regular
-checks.check_equal("class of 'regular'", __class__regular, "MLP", hint="train the MLP you wrote, not another model")
-regular = MLP(dropout=True, name="regular")
-regular(x_test[:1])
-for _layer in regular.layers:
-    _mine = [_weights.get(f"{_layer.name}/{i}") for i in range(len(_layer.weights))]
-    checks.check_equal(
-        f"weight shapes of the layer {_layer.name!r} of your trained 'regular'",
-        [None if w is None else tuple(w.shape) for w in _mine],
-        [tuple(w.shape) for w in _layer.weights],
-        hint="keep the MLP's layers and their names (flatten, hidden, dropout, probs) when you train it",
-    )
-    _layer.set_weights(_mine)
-"""
-_EX03_SCORES = """test_targets = {"digit": y_test, "large": (y_test >= 5).astype("float32")}
-scores = tuned.evaluate(test_inputs, test_targets, verbose=0, return_dict=True)
-"""
-_EX04_CONV = "conv = next(layer for layer in two_sizes.layers if isinstance(layer, keras.layers.Conv2D))\n"
-# Instructor code run before a check cell in the trusted process (its names are exported like the check's own).
-PRELUDE: dict[tuple[str, str], str] = {
-    ("ex03_multi_io", "q5_metrics"): _EX03_SCORES,  # measured here, on held-out digits, not reported by the student
-    ("ex03_multi_io", "q5_scores"): _EX03_SCORES,
-    ("ex04_shared_layers", "q1_siamese"): 'encoder = siamese.get_layer("encoder")\n',  # the one inside, shared
-    ("ex04_shared_layers", "q4_two_sizes"): _EX04_CONV,
-    ("ex04_shared_layers", "q4_two_sizes_outputs"): _EX04_CONV,
-    ("ex04_shared_layers", "q2_nodes"): _EX04_NODES,  # the tensor the student named, from the exported graph
-    ("ex05_subclassing", "q5_train"): _EX05_TRAINED,  # the student's trained weights in the reference's MLP
-}
+from course.verification_plan import VerificationPlan, make_plan
 
 
-def verified_checks(exercise: Exercise) -> list[str]:
-    """The ids of ``exercise``'s checks whose points come from the trusted process (VERIFIED exercises' checks, all
-    but KERNEL_TRUSTED's); none for an exercise outside VERIFIED."""
-    if exercise.name not in VERIFIED:
-        return []
-    kept = KERNEL_TRUSTED.get(exercise.name, {})
-    return [c.id for c in exercise.checks if c.id not in kept]
+def verified_checks(exercise: Exercise, plan: VerificationPlan | None = None) -> list[str]:
+    """The ids of ``exercise``'s checks whose points come from the trusted process: every check but those its
+    plan (course/verification_plan.py) leaves to the kernel. Without a plan, every check not declared
+    ``kernel_only`` in the solution notebook."""
+    if plan is not None:
+        return plan.verified
+    return [c.id for c in exercise.checks if not c.kernel_only]
 
 
 PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # replaced by course.sandbox with the work folder
@@ -132,116 +83,85 @@ def _course_plain(value):  # NumPy numbers (np.prod(shape) is an np.int64) and a
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(type(value).__name__)
-for _course_name in {names!r}:
-    _course_value = globals().get(_course_name)
+def _course_own(value):  # a model or layer of a class defined in the notebook: the student's own
+    return type(value).__module__ == "__main__"
+def _course_json_of(value):
     try:
-        if hasattr(_course_value, "layers") and hasattr(_course_value, "save"):
-            _course_value.save(_course_os.path.join(_course_dir, _course_name + ".keras"))
+        return _course_json.loads(_course_json.dumps(value, default=_course_plain))
+    except Exception:
+        return None
+_course_names = {names!r}
+for _course_name in _course_names:
+    _course_value = globals().get(_course_name)
+    _course_path = _course_os.path.join(_course_dir, _course_name)
+    try:
+        if type(_course_value).__name__ == "KerasTensor":  # a tensor: where in which model it comes from
+            _course_found = []
+            import toolkit as _course_toolkit
+            for _course_model in [globals().get(n) for n in _course_names]:
+                if not (hasattr(_course_model, "layers") and hasattr(_course_model, "save")):
+                    continue
+                for _course_layer in _course_model.layers:
+                    try:
+                        _course_n = len(_course_toolkit.calls(_course_layer, _course_model))
+                    except Exception:
+                        continue
+                    for _course_i in range(_course_n):
+                        _course_out = _course_toolkit.output_at(_course_layer, _course_i, _course_model)
+                        _course_outs = _course_out if isinstance(_course_out, list) else [_course_out]
+                        for _course_j, _course_t in enumerate(_course_outs):
+                            if _course_t is _course_value:
+                                _course_found.append([_course_model.name, _course_layer.name, _course_i, _course_j])
+            with open(_course_os.path.join(_course_dir, "__where__" + _course_name + ".json"), "w") as _course_f:
+                _course_json.dump(_course_found[:1], _course_f)
+        elif hasattr(_course_value, "weights") and hasattr(_course_value, "get_config") and _course_own(_course_value):
+            import numpy as _course_np  # the student's own class: its weights by path, and how to rebuild it
+            _course_np.savez(_course_os.path.join(_course_dir, "__weights__" + _course_name + ".npz"), **{{
+                str(_course_w.path): _course_np.asarray(_course_w) for _course_w in _course_value.weights
+            }})
+            try:
+                _course_build = _course_value.get_build_config()
+            except Exception:
+                _course_build = None
+            try:
+                _course_config = _course_json_of(_course_value.get_config())
+            except Exception:
+                _course_config = None
+            with open(_course_os.path.join(_course_dir, "__class__" + _course_name + ".json"), "w") as _course_f:
+                _course_json.dump({{
+                    "class": type(_course_value).__name__, "config": _course_config,
+                    "build": _course_json_of(_course_build), "name": getattr(_course_value, "name", None),
+                }}, _course_f)
+        elif hasattr(_course_value, "layers") and hasattr(_course_value, "save"):
+            _course_value.save(_course_path + ".keras")
         elif type(_course_value).__module__ == "numpy" and getattr(_course_value, "ndim", 0) > 0:
             import numpy as _course_np
-            _course_np.save(_course_os.path.join(_course_dir, _course_name + ".npy"), _course_value)
+            _course_np.save(_course_path + ".npy", _course_value)
         elif _course_value is not None:
             _course_text = _course_json.dumps(_course_value, default=_course_plain)
-            with open(_course_os.path.join(_course_dir, _course_name + ".json"), "w") as _course_f:
+            with open(_course_path + ".json", "w") as _course_f:
                 _course_f.write(_course_text)
     except Exception:
         pass
-for _course_name in {weights!r}:  # a trained model of the student's own class: its weights, layer by layer
-    _course_value = globals().get(_course_name)
-    try:
-        import numpy as _course_np
-        _course_np.savez(_course_os.path.join(_course_dir, "__weights__" + _course_name + ".npz"), **{{
-            f"{{_course_layer.name}}/{{_course_i}}": _course_np.asarray(_course_w)
-            for _course_layer in _course_value.layers for _course_i, _course_w in enumerate(_course_layer.get_weights())
-        }})
-        with open(_course_os.path.join(_course_dir, "__class__" + _course_name + ".json"), "w") as _course_f:
-            _course_json.dump(type(_course_value).__name__, _course_f)
-    except Exception:
-        pass
-for _course_name, _course_model in {where!r}.items():  # where in the model a tensor comes from: [layer, call, output]
-    _course_found = []
-    try:
-        import toolkit as _course_toolkit
-        _course_value, _course_model = globals().get(_course_name), globals().get(_course_model)
-        for _course_layer in _course_model.layers:
-            try:
-                _course_n = len(_course_toolkit.calls(_course_layer, _course_model))
-            except Exception:
-                continue
-            for _course_i in range(_course_n):
-                _course_out = _course_toolkit.output_at(_course_layer, _course_i, _course_model)
-                for _course_j, _course_t in enumerate(_course_out if isinstance(_course_out, list) else [_course_out]):
-                    if _course_t is _course_value:
-                        _course_found.append([_course_layer.name, _course_i, _course_j])
-    except Exception:
-        pass
-    with open(_course_os.path.join(_course_dir, "__where__" + _course_name + ".json"), "w") as _course_f:
-        _course_json.dump(_course_found[:1], _course_f)
 """
-
-
-def _locked_names(exercise: Exercise) -> set[str]:
-    names: set[str] = set(dir(builtins))
-    for cell in exercise.notebook.cells:
-        if cell.cell_type == "code" and course_meta(cell).get("locked"):
-            for node in ast.walk(ast.parse(_python(cell.source))):
-                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    names.add(node.id)
-                elif isinstance(node, ast.alias):
-                    names.add((node.asname or node.name).split(".")[0])
-    return names
-
-
-def _stored(source: str) -> set[str]:
-    """Names ``source`` assigns, defines or loops over."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-    return names
-
-
-def _python(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
-def student_names(exercise: Exercise, check_source: str) -> list[str]:
-    """Names a check cell reads that the exercise's locked cells do not define: the student's objects."""
-    known = _locked_names(exercise)
-    used = [n.id for n in ast.walk(ast.parse(check_source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
-    return sorted({n for n in used if n not in known})
-
-
-def exported_names(exercise: Exercise, check_id: str, check_source: str) -> tuple[list[str], list[str], dict[str, str]]:
-    """What the export cell before ``check_id`` saves: the student's objects the check (and its prelude) reads, the
-    models exported as their layers' weights (LAYER_WEIGHTS), and the tensors exported as a place in a model
-    (IDENTITY)."""
-    prelude = PRELUDE.get((exercise.name, check_id), "")
-    names = student_names(exercise, prelude + check_source)
-    made = _stored(prelude)  # the prelude makes these in the trusted process; "__where__..." and such are exported
-    if (exercise.name, check_id) in LAYER_WEIGHTS:  # the weights go instead of the model
-        made |= {n for d in class_probes.notebook_definitions(exercise.notebook) for n in _stored(d)}
-    names = [n for n in names if n not in made and not n.startswith("_")]
-    return names, LAYER_WEIGHTS.get((exercise.name, check_id), []), IDENTITY.get((exercise.name, check_id), {})
 
 
 def expected_files(exercise: Exercise, check_id: str, check_source: str) -> dict[str, tuple[str, ...]]:
     """The files the trusted worker loads for a check, by the name they define: the suffixes each may have, in the
     order tried. Every other file of the check's export folder is ignored (and reported)."""
-    names, weights, where = exported_names(exercise, check_id, check_source)
-    files: dict[str, tuple[str, ...]] = {n: (".keras", ".npy", ".json") for n in names}
-    files.update({f"__weights__{n}": (".npz",) for n in weights})
-    files.update({f"__class__{n}": (".json",) for n in weights})
-    files.update({f"__where__{n}": (".json",) for n in where})
+    files: dict[str, tuple[str, ...]] = {}
+    for name in exported_names(exercise, check_id, check_source):
+        files[name] = (".keras", ".npy", ".json")
+        files[f"__weights__{name}"] = (".npz",)  # a model of the student's own class
+        files[f"__class__{name}"] = (".json",)
+        files[f"__where__{name}"] = (".json",)  # a tensor: its place in a model
     return files
 
 
 def export_cell(exercise: Exercise, check_id: str, check_source: str) -> Any:
     """The cell the grader adds before a verified check cell: it saves the objects the check reads."""
-    names, weights, where = exported_names(exercise, check_id, check_source)
-    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names, weights=weights, where=where)
+    names = exported_names(exercise, check_id, check_source)
+    source = EXPORT_CELL.format(dir=PLACEHOLDER, check=check_id, names=names)
     return nbformat.v4.new_code_cell(source, metadata={"grader": {"export": check_id}})
 
 
@@ -283,16 +203,19 @@ class Verification(dict[str, tuple[bool, str]]):
         self.problem = problem
 
 
-def _failed(exercise: Exercise, message: str, **kwargs: Any) -> Verification:
+def _failed(exercise: Exercise, message: str, plan: VerificationPlan | None = None, **kwargs: Any) -> Verification:
     """Every verified check failed with ``message``."""
-    return Verification({c: (False, message) for c in verified_checks(exercise)}, **kwargs)
+    return Verification({c: (False, message) for c in verified_checks(exercise, plan)}, **kwargs)
 
 
 def verify(
     exercise: Exercise, work: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
-    limits: Limits | None = None,
+    limits: Limits | None = None, plan: VerificationPlan | None = None,
 ) -> Verification:  # fmt: skip
     """Check what the kernel exported into ``work/export`` in a trusted worker; check id -> (passed, message).
+
+    ``plan``: how each check is verified (course/verification_plan.py; without one, every check not declared
+    kernel-only is run again on its exported objects).
 
     ``probes``: the folder holding the answers of the student's classes to the probes (course/class_probes.py) and
     the seed they were run with; the worker runs the reference with the same seed and compares. ``limits``: the
@@ -301,7 +224,7 @@ def verify(
     Raises RuntimeError when the trusted process itself fails (a grader error, retried).
     """
     setup = VerifierLimits.of(limits) if limits is not None else None
-    return POOL.verify_folder(exercise, work / "export", timeout, probes, setup)
+    return POOL.verify_folder(exercise, work / "export", timeout, probes, setup, plan)
 
 
 GRADER_ERROR = "__grader_error__"  # the key of a worker's reply when the reference itself failed
@@ -374,9 +297,8 @@ class _Worker:
     def _start(self, max_jobs: int) -> subprocess.Popen[bytes]:
         lib, jobs, scratch, runtime = (self.root / n for n in ("lib", "jobs", "scratch", "runtime"))
         private_lib(lib)
-        (lib / "course").mkdir()
-        for module in Path(__file__).parent.glob("*.py"):  # the code only: the solutions travel one by one
-            shutil.copyfile(module, lib / "course" / module.name)
+        package = Path(__file__).parent  # the code and its data files: the solutions travel one by one
+        shutil.copytree(package, lib / "course", ignore=shutil.ignore_patterns("solutions", "__pycache__", "*.pyc"))
         for folder in (jobs, scratch, runtime):
             folder.mkdir()
         _share(self.root)
@@ -488,9 +410,11 @@ class _Worker:
             raise RuntimeError(f"the trusted verifier could not start: {err}") from None
 
     def run(
-        self, exercise: Exercise, folder: Path, wall_s: float, probes: tuple[Path, int] | None = None
-    ) -> Verification:
-        """Check the export folder ``folder`` (and the probe answers) of one submission."""
+        self, exercise: Exercise, folder: Path, wall_s: float, probes: tuple[Path, int] | None = None,
+        plan: VerificationPlan | None = None,
+    ) -> Verification:  # fmt: skip
+        """Check the export folder ``folder`` (and the probe answers) of one submission, as ``plan`` says."""
+        plan = plan or make_plan(exercise, None)
         self._warm_up(exercise.path)
         self.jobs += 1
         job = self.root / "jobs" / str(self.jobs)
@@ -500,8 +424,9 @@ class _Worker:
             try:
                 copy_regular_files(folder, job / "export", MAX_EXPORT, skipped=skipped)
             except ValueError as err:
-                return _failed(exercise, str(err))
-            request: dict[str, Any] = {"solution": self._given(exercise.path), "export": str(job / "export")}
+                return _failed(exercise, str(err), plan)
+            request: dict[str, Any] = {"solution": self._given(exercise.path), "export": str(job / "export"),
+                                       "plan": plan.to_request()}  # fmt: skip
             if probes is not None:
                 (job / "probes").mkdir()
                 with contextlib.suppress(ValueError):  # answers past the limit are left out: those checks fail
@@ -515,7 +440,7 @@ class _Worker:
                 self._line(wall_s, self.setup.job_cpu_s, ended=_Stale)
                 reply = self._line(wall_s, self.setup.job_cpu_s)
             except _Stopped as err:
-                return _failed(exercise, f"not verified: {err}", problem=_stopped(err))
+                return _failed(exercise, f"not verified: {err}", plan, problem=_stopped(err))
             finally:
                 self.busy_since = None
         finally:
@@ -575,7 +500,7 @@ class WorkerPool:
 
     def verify_folder(
         self, exercise: Exercise, folder: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
-        limits: VerifierLimits | None = None,
+        limits: VerifierLimits | None = None, plan: VerificationPlan | None = None,
     ) -> Verification:  # fmt: skip
         """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells, and
         the answers of the student's classes to the probes (``probes``: their folder and seed). ``timeout``: the
@@ -584,7 +509,7 @@ class WorkerPool:
         for attempt in (1, 2):  # a worker that died between jobs: one fresh try
             worker = self._take(setup)
             try:
-                return worker.run(exercise, folder, timeout, probes)
+                return worker.run(exercise, folder, timeout, probes, plan)
             except _Stale:
                 if attempt == 2:
                     raise RuntimeError("the trusted verifier stopped before it could check this submission") from None
@@ -608,8 +533,6 @@ class WorkerPool:
         """Size the pool for ``threads`` grading threads (one worker per ``per_worker`` of them) and start its
         workers now, each importing TensorFlow and running ``exercise``'s locked cells in the background: a grading
         run pays for that while its first kernels start, not after them."""
-        if not verified_checks(exercise):
-            return
         setup = VerifierLimits.of(limits) if limits is not None else VerifierLimits()
         with self._lock:
             self.size = max(1, -(-threads // per_worker))
@@ -667,9 +590,12 @@ class _Loaded:
         self.unexpected: list[str] = []
 
 
-def _load(folder: Path, expected: dict[str, tuple[str, ...]], context: dict[str, Any]) -> _Loaded:
+def _load(
+    folder: Path, expected: dict[str, tuple[str, ...]], context: dict[str, Any], custom: dict[str, Any] | None = None
+) -> _Loaded:
     """Load the files ``expected`` names (name -> suffixes) from ``folder``, each checked before it is loaded
-    (course/export_limits.py); never a name ``context`` (the locked cells) defines; every other file is reported."""
+    (course/export_limits.py); never a name ``context`` (the locked cells) defines; every other file is reported.
+    ``custom``: the reference solution's classes, which stand in for the student's own layers inside a model."""
     loaded = _Loaded()
     present = {p.name: p for p in folder.iterdir()} if folder.is_dir() and not folder.is_symlink() else {}
     used: set[str] = set()
@@ -683,7 +609,7 @@ def _load(folder: Path, expected: dict[str, tuple[str, ...]], context: dict[str,
             continue
         try:
             export_limits.check_file(path)
-            loaded.values[name] = _load_file(path)
+            loaded.values[name] = _load_file(path, custom)
         except export_limits.Refused as err:
             loaded.refused[name] = str(err)
         except Exception:  # noqa: BLE001, S112  (a file that does not load is an object the student did not hand in)
@@ -692,7 +618,7 @@ def _load(folder: Path, expected: dict[str, tuple[str, ...]], context: dict[str,
     return loaded
 
 
-def _load_file(path: Path) -> Any:
+def _load_file(path: Path, custom: dict[str, Any] | None = None) -> Any:
     """One exported object: a model, an array (a 0-d array as the Python number it holds), a plain value, or the
     arrays of a ``.npz`` by name."""
     import numpy as np
@@ -700,22 +626,24 @@ def _load_file(path: Path) -> Any:
     if path.suffix == ".keras":
         from tensorflow import keras
 
-        return _load_model(keras, path)
+        return _load_model(keras, path, custom)
     if path.suffix == ".npy":
         array = np.load(path, allow_pickle=False)
         return array.item() if array.ndim == 0 else array  # np.prod(shape) exported by an older export cell
-    if path.suffix == ".npz":  # LAYER_WEIGHTS: "<layer name>/<index>" -> array
+    if path.suffix == ".npz":  # a model of the student's own class: variable path -> array
         with np.load(path, allow_pickle=False) as arrays:
             return {key: arrays[key] for key in arrays.files}
     return json.loads(path.read_text())
 
 
-def _load_model(keras: Any, path: Path) -> Any:
-    """A built-in-layer model, with its compile settings (loss, metrics, optimizer) when those are built-in too."""
+def _load_model(keras: Any, path: Path, custom: dict[str, Any] | None = None) -> Any:
+    """A model of built-in layers (and of the reference solution's classes, ``custom``, standing in for the
+    student's own: their code never runs here), with its compile settings when those are built-in too."""
+    classes = {k: v for k, v in (custom or {}).items() if isinstance(v, type)}
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=True)
+        return keras.models.load_model(path, safe_mode=True, compile=True, custom_objects=classes)
     except Exception:  # noqa: BLE001  (e.g. a custom loss: the architecture can still be checked)
-        return keras.models.load_model(path, safe_mode=True, compile=False)
+        return keras.models.load_model(path, safe_mode=True, compile=False, custom_objects=classes)
 
 
 def held_out_loaders(rng: Any) -> dict[str, Any]:
@@ -756,46 +684,118 @@ def instructor_context(exercise: Exercise, seed: int | None = None) -> dict[str,
             setattr(datasets, name, loader)
         for cell in exercise.notebook.cells:
             if cell.cell_type == "code" and course_meta(cell).get("locked"):
-                exec(_python(cell.source), context)  # noqa: S102  (the instructor's own locked cells)
+                exec(python_code(cell.source), context)  # noqa: S102  (the instructor's own locked cells)
     finally:
         for name, loader in originals.items():
             setattr(datasets, name, loader)
     return context
 
 
-def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path) -> dict[str, list[Any]]:
-    """Run each verified check cell on the objects its export folder holds; check id -> [passed, message], plus
-    REVIEW: flags naming the files of the export folder that no check reads (ignored)."""
+def _check(exercise: Exercise, context: dict[str, Any], export_dir: Path, exported: list[str]) -> dict[str, list[Any]]:
+    """Run each check of ``exported`` on the objects its export folder holds, after its ``verify`` cells; check id
+    -> [passed, message], plus REVIEW: flags naming the files of the export folder that no check reads (ignored)."""
     out: dict[str, list[Any]] = {}
-    verified = verified_checks(exercise)
-    probed = class_probes.probes(exercise)
     ignored: list[str] = []
-    exported = {c.id for c in exercise.checks if c.id in verified and c.id not in probed}
     for entry in sorted(export_dir.iterdir()) if export_dir.is_dir() else []:
         if entry.name not in exported:  # a folder no check reads
             inside = sorted(p.name for p in entry.iterdir()) if entry.is_dir() and not entry.is_symlink() else []
             ignored += [f"{entry.name}/{n}" for n in inside] or [entry.name]
+    classes = class_probes.reference_classes(exercise) if class_probes.solution_classes(exercise) else {}
     for check in exercise.checks:
-        if check.id not in exported:  # probed checks: _compare_probes
+        if check.id not in exported:  # probed checks: _compare_probes; kernel-only ones: not here
             continue
-        loaded = _load(export_dir / check.id, expected_files(exercise, check.id, check.source), context)
+        loaded = _load(export_dir / check.id, expected_files(exercise, check.id, check.source), context, classes)
         ignored += [f"{check.id}/{n}" for n in loaded.unexpected]
         if loaded.refused:
             out[check.id] = [False, "; ".join(f"your {n!r} was not loaded: {why}" for n, why in loaded.refused.items())]
             continue
-        namespace = {**context, **loaded.values}
-        if (exercise.name, check.id) in LAYER_WEIGHTS:  # the reference solution's classes, to load weights into
-            namespace.update(class_probes.reference_classes(exercise))
-        out[check.id] = _run_check(exercise, check, namespace)
+        try:
+            values = _rebuilt(loaded.values, classes)
+        except ValueError as err:
+            out[check.id] = [False, str(err)]
+            continue
+        out[check.id] = _run_check(exercise, check, {**context, **values})
     if ignored:
         out[REVIEW] = [f"unexpected files in the export folder, ignored: {_listed(ignored)}"]
     return out
 
 
-def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> list[Any]:
-    """[passed, message] of the instructor's prelude and check cell run in ``namespace``."""
+def _rebuilt(values: dict[str, Any], classes: dict[str, Any]) -> dict[str, Any]:
+    """The exported values with the special exports turned back into objects: a model of the student's own class
+    (``__class__X`` and ``__weights__X``) becomes the reference solution's class of that name holding the student's
+    weights; a tensor (``__where__X``) becomes that tensor of the exported model's graph. ValueError: one sentence
+    for the student when that cannot be done."""
+    import toolkit
+
+    out = {k: v for k, v in values.items() if not k.startswith(("__weights__", "__class__", "__where__"))}
+    for key, about in values.items():
+        if not key.startswith("__class__"):
+            continue
+        name = key[len("__class__") :]
+        out[name] = _reference_instance(name, about, values.get(f"__weights__{name}") or {}, classes)
+    for key, place in values.items():
+        if not key.startswith("__where__"):
+            continue
+        name = key[len("__where__") :]
+        if not (isinstance(place, list) and len(place) == 1 and isinstance(place[0], list) and len(place[0]) == 4):
+            raise ValueError(f"{name!r} is not the output of a layer call inside a model this check reads: take it "
+                             "from the model's graph (toolkit.output_at(layer, node_index, model))")  # fmt: skip
+        model_name, layer, call, index = place[0]
+        model = next((v for v in out.values() if getattr(v, "name", None) == model_name and hasattr(v, "layers")), None)
+        if model is None:
+            raise ValueError(f"{name!r} comes from the model {model_name!r}, which this check does not read")
+        tensor = toolkit.output_at(model.get_layer(str(layer)), int(call), model)
+        out[name] = tensor[int(index)] if isinstance(tensor, list) else tensor
+    return out
+
+
+def _reference_instance(name: str, about: Any, weights: dict[str, Any], classes: dict[str, Any]) -> Any:
+    """The reference solution's class named in ``about`` (the student's object's class, config and build config),
+    built and holding ``weights`` (variable path -> array) in place of its own."""
+    import numpy as np
+
+    about = about if isinstance(about, dict) else {}
+    cls_name = str(about.get("class"))
+    cls = classes.get(cls_name)
+    if not isinstance(cls, type):
+        raise ValueError(f"{name!r} is of your class {cls_name!r}, which the exercise's reference solution does not "
+                         "define: use the class the exercise asks for")  # fmt: skip
+    config = about.get("config") if isinstance(about.get("config"), dict) else {}
     try:
-        exec(PRELUDE.get((exercise.name, check.id), ""), namespace)  # noqa: S102  (the instructor's code)
+        obj = cls.from_config(config)
+    except Exception:  # noqa: BLE001  (arguments the reference does not take: its defaults, with the same name)
+        obj = cls(name=about.get("name")) if isinstance(about.get("name"), str) else cls()
+    build = about.get("build") if isinstance(about.get("build"), dict) else None
+    shape = build.get("input_shape") if build is not None else None
+    try:  # called once, as the student's was: its variables get the same paths
+        if isinstance(shape, list) and all(isinstance(d, int) or d is None for d in shape):
+            obj(np.zeros([1 if d is None else d for d in shape], "float32"))
+        elif build is not None:
+            obj.build_from_config(build)
+    except Exception:  # noqa: BLE001, S110  (not built: its weights are reported missing below)
+        pass
+
+    def tail(path: str) -> str:
+        return path.split("/", 1)[1] if "/" in path else path
+
+    given = {tail(k): v for k, v in weights.items()}
+    for variable in obj.weights:
+        mine = given.get(tail(str(variable.path)))
+        if mine is None or tuple(mine.shape) != tuple(variable.shape):
+            shown = "missing" if mine is None else f"of shape {tuple(mine.shape)}"
+            raise ValueError(
+                f"the weights of your trained {name!r} do not fit the {cls_name} the exercise asks for: "
+                f"{tail(str(variable.path))!r} should have the shape {tuple(variable.shape)} and is {shown}; keep "
+                "the layers, their names and sizes as the exercise describes them"
+            )
+        variable.assign(mine)
+    return obj
+
+
+def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> list[Any]:
+    """[passed, message] of the instructor's verify cells and check cell run in ``namespace``."""
+    try:
+        exec(exercise.verify_source(check.id), namespace)  # noqa: S102  (the instructor's own code)
         exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)
     except Exception as err:  # noqa: BLE001  (any failure of a check on the student's data is a failed check)
         message = str(err) if type(err).__name__ in ("CheckFailure", "AssertionError") else ""
@@ -805,10 +805,10 @@ def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> lis
     return [True, ""]
 
 
-def _compare_probes(exercise: Exercise, folder: Path, seed: int) -> dict[str, list[Any]]:
+def _compare_probes(exercise: Exercise, folder: Path, seed: int, sources: dict[str, str]) -> dict[str, list[Any]]:
     """The reference's answers to the probes with ``seed``, compared with the student's in ``folder``."""
     out: dict[str, list[Any]] = {}
-    for check, reference in class_probes.reference_answers(exercise, seed).items():
+    for check, reference in class_probes.reference_answers(exercise, seed, sources).items():
         passed, message = class_probes.compare(reference, folder / check)  # RuntimeError: the reference failed
         out[check] = [passed, message]
     return out
@@ -859,11 +859,14 @@ def _answer(request: dict[str, Any], contexts: dict[Path, tuple[Exercise, dict[s
         return {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
     if request["export"] is None:  # a warm-up: the context is ready, nothing to check
         return {}
-    result = _check(*contexts[solution], Path(request["export"]))
+    plan = request.get("plan") or {}
+    exercise, context = contexts[solution]
+    exported = plan.get("exported", [c.id for c in exercise.checks])
+    result = _check(exercise, context, Path(request["export"]), exported)
     if request.get("probes"):
         try:
-            result.update(_compare_probes(contexts[solution][0], Path(request["probes"]["dir"]),
-                                          int(request["probes"]["seed"])))  # fmt: skip
+            result.update(_compare_probes(exercise, Path(request["probes"]["dir"]), int(request["probes"]["seed"]),
+                                          plan.get("probes") or {}))  # fmt: skip
         except Exception as err:  # noqa: BLE001  (the reference failed: a grader error, said so)
             result = {GRADER_ERROR: [False, f"{type(err).__name__}: {err}"[:500]]}
     from tensorflow import keras

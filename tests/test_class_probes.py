@@ -87,14 +87,22 @@ def test_class_bodies_run_in_the_sandbox_and_correct_classes_keep_full_marks(tmp
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before
 
 
-def test_every_probe_names_a_verified_check_of_a_course_exercise() -> None:
+def test_every_probe_cell_is_for_a_verified_check_and_never_reaches_a_starter() -> None:
     from course import trusted
+    from course.starters import make_starter
 
-    assert class_probes.PROBES
-    for name, check in class_probes.PROBES:
-        exercise = load_exercise(SOLUTIONS / f"{name}.ipynb")
-        assert check in trusted.verified_checks(exercise), (name, check)
-        assert check not in trusted.KERNEL_TRUSTED.get(name, {}), (name, check)
+    probed = 0
+    for path in sorted(SOLUTIONS.glob("ex*.ipynb")):
+        exercise = load_exercise(path)
+        found = class_probes.probes(exercise)
+        probed += len(found)
+        for check in found:
+            assert check in trusted.verified_checks(exercise), (path.name, check)
+        starter = make_starter(exercise)
+        assert not any("probe" in c.metadata.get("course", {}) or "verify" in c.metadata.get("course", {})
+                       for c in starter.cells), path.name  # fmt: skip
+        assert not any("def probe(rng)" in c.source for c in starter.cells), path.name
+    assert probed >= 6
 
 
 @pytest.mark.slow

@@ -96,3 +96,40 @@ def test_without_dot_tests_stay_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(diagram_module.STRICT_ENV)
     with pytest.raises(toolkit.GraphvizMissing):
         toolkit.diagram(zoo.functional_mlp(), strict=True)
+
+
+# --- stored outputs: a PNG beside the SVG, for front ends that drop SVG (untrusted JupyterLab, GitHub) --------
+
+
+def _display(obj: object) -> tuple[dict, dict]:
+    """What Jupyter stores for ``obj``: IPython's own formatter, as a kernel runs it."""
+    from IPython.core.formatters import DisplayFormatter
+
+    return DisplayFormatter().format(obj)
+
+
+def test_a_diagram_displays_svg_and_a_small_png_beside_it() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    d = toolkit.diagram(zoo.toy_resnet())
+    data, metadata = _display(d)
+    assert data["image/svg+xml"] == d.svg  # trusted front ends prefer the SVG (it scales)
+    png = base64.b64decode(data["image/png"]) if isinstance(data["image/png"], str) else data["image/png"]
+    image = Image.open(io.BytesIO(png))
+    image.verify()
+    assert image.format == "PNG"
+    assert 8_000 < len(png) < 60_000, f"a lesson diagram's PNG should be tens of KB, got {len(png):,} bytes"
+    # shown at the SVG's size (Graphviz's points), drawn with more pixels so that it stays sharp
+    width_pt = float(d.svg.split('width="')[1].split("pt")[0])
+    assert metadata["image/png"]["width"] == pytest.approx(width_pt, abs=2)
+    assert image.size[0] > metadata["image/png"]["width"]
+    assert "text/html" not in data and "<Diagram of 'toy_resnet'" in data["text/plain"]
+
+
+def test_without_dot_a_diagram_has_no_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diagram_module.shutil, "which", lambda name: None)
+    data, _ = _display(toolkit.diagram(zoo.functional_mlp(), strict=False))
+    assert "image/png" not in data and "image/svg+xml" not in data and "brew install graphviz" in data["text/html"]

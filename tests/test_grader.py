@@ -28,7 +28,8 @@ from toolkit import i18n
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUBMISSIONS = FIXTURES / "submissions" / "ex01"
-CELL_TIMEOUT = 10
+CELL_TIMEOUT = 10  # CPU seconds
+WALL_FACTOR = 2  # a sleeping cell is stopped after CELL_TIMEOUT * WALL_FACTOR wall-clock seconds
 UNMODIFIED_STARTER_OF = "ex01_sequential"  # fixtures/.../unmodified_starter.ipynb is this starter, byte for byte
 COLUMNS = ["q1_build", "q1_params", "q2_predict", "q3_train", "q4_add_pop"]
 
@@ -51,8 +52,13 @@ EXPECTED: dict[str, tuple[tuple[int, ...], str, list[str], list[str]]] = {
         ["looks like check 'q2_predict' re-created without its metadata", "check 'q2_predict' was missing"],
         [],
     ),
-    "infinite_loop": ((3, 1, 2, 3, 2), "graded", [], [f"ran for more than {CELL_TIMEOUT} seconds and was stopped"]),
-    "stubborn_loop": ((3, 1, 2, 0, 0), "timeout", [], [f"ran for more than {CELL_TIMEOUT} seconds"]),
+    "infinite_loop": ((3, 1, 2, 3, 2), "graded", [], [f"used more than {CELL_TIMEOUT} CPU seconds and was stopped"]),
+    "stubborn_loop": (
+        (3, 1, 2, 0, 0),
+        "timeout",
+        [],
+        [f"ran for more than {CELL_TIMEOUT * WALL_FACTOR} seconds of wall-clock time"],  # it sleeps: no CPU
+    ),
     "kernel_crash": ((3, 1, 2, 0, 0), "kernel died", [], ["The Python kernel died while running your cell"]),
     "sys_exit": ((3, 1, 2, 3, 2), "graded", [], ["called sys.exit()"]),
     "megabytes": ((3, 1, 2, 3, 2), "graded", [], []),
@@ -284,8 +290,9 @@ def test_the_secret_reaches_neither_the_kernel_nor_its_files(monkeypatch: pytest
 
 @pytest.mark.slow
 def test_the_notebook_timeout_stops_everything() -> None:
-    outcome = run_notebook(_tiny("import time\ntime.sleep(120)"), Limits(timeout=6, cell_timeout=120, preload=None))
-    assert outcome.timed_out and outcome.wall_s < 15
+    limits = Limits(timeout=6, cell_timeout=120, wall_factor=1, preload=None)  # sleeping: only the wall stops it
+    outcome = run_notebook(_tiny("import time\ntime.sleep(120)"), limits)
+    assert outcome.timed_out and outcome.stopped_by == "wall" and outcome.wall_s < 15
     assert not _lingering_kernels()
 
 
@@ -295,7 +302,7 @@ def fixture_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in SUBMISSIONS.iterdir()}
     out = tmp_path_factory.mktemp("grades")
     args = ["grade", "ex01", str(SUBMISSIONS), "--out", str(out), "--workers", "2"]
-    code = main([*args, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "240"])
+    code = main([*args, "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "240", "--wall-factor", str(WALL_FACTOR)])
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in SUBMISSIONS.iterdir()}
     with open(out / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}

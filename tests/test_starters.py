@@ -74,7 +74,30 @@ def test_unbalanced_markers_are_errors(source: str, message: str) -> None:
         ([_check("pass", hidden="yes")], "'hidden' must be true or false"),
         ([_check("### BEGIN SOLUTION\n### END SOLUTION")], "may not contain solution markers"),
         ([nbformat.v4.new_markdown_cell("hi", metadata={"course": {"check": "q1"}})], "only code cells"),
-        ([nbformat.v4.new_code_cell("x", metadata={"course": {"points": 1}})], "must hold 'check' or 'locked'"),
+        ([nbformat.v4.new_code_cell("x", metadata={"course": {"points": 1}})], "must hold one of 'check', 'locked'"),
+        (
+            [_check("pass"), nbformat.v4.new_code_cell("x = 1", metadata={"course": {"verify": "q7"}})],
+            "the verify cell names 'q7', which no check cell has as its id",
+        ),
+        (
+            [_check("pass"), nbformat.v4.new_code_cell("x = 1", metadata={"course": {"probe": "q1"}})],
+            r"must define a function probe\(rng\)",
+        ),
+        (
+            [
+                _check("pass"),
+                nbformat.v4.new_code_cell("def probe(rng):\n  return {}", metadata={"course": {"probe": ["q1"]}}),
+            ],
+            "'probe' must name a check id",
+        ),
+        (
+            [
+                _check("pass"),
+                *[nbformat.v4.new_code_cell("def probe(rng):\n  return {}", metadata={"course": {"probe": "q1"}})] * 2,
+            ],
+            "has two probe cells",
+        ),
+        ([_check("pass", kernel_only=True)], "'kernel_only' must be a sentence"),
     ],
 )
 def test_format_errors_name_the_cell_and_the_fix(tmp_path: Path, cells: list[Any], message: str) -> None:

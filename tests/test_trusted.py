@@ -6,6 +6,7 @@ trusted process, which runs no student code, checks the exported objects and giv
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import sys
@@ -16,10 +17,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import trusted
+from course import calibration, trusted, verification_plan
 from course.gradebook import SubmissionResult
 from course.grading import Job, grade_jobs
-from course.notebook_format import resolve_exercise
+from course.notebook_format import find_exercises, resolve_exercise
 from course.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,9 @@ keras.Model.predict = perfect"""
 
 # The same forgery for any exercise: toolkit.checks faked, and every object the checks read made a stand-in that
 # answers every attribute, call, index and comparison with itself (so the instructor's check cells run through).
-FAKE_EVERYTHING = FAKE_IMPORT.split("\nmlp =")[0] + """
+FAKE_EVERYTHING = (
+    FAKE_IMPORT.split("\nmlp =")[0]
+    + """
 class Anything:
     def __getattr__(self, name): return self
     def __call__(self, *args, **kwargs): return self
@@ -59,6 +62,7 @@ class Anything:
     def __float__(self): return 0.0
 for name in {names!r}:
     globals()[name] = Anything()"""
+)
 
 FORGED_EXERCISES = ["ex02_functional", "ex03_multi_io", "ex04_shared_layers", "ex05_subclassing", "ex06_resnet_cifar10"]
 
@@ -119,6 +123,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionRes
     for name, nb in _make().items():
         nbformat.write(nb, str(folder / f"{name}.ipynb"))
     (folder / "correct.ipynb").write_bytes((SUBMISSIONS / "correct.ipynb").read_bytes())
+
     def exercise(stem: str) -> str:
         return stem.removeprefix("forged_") if stem.startswith("forged_") else stem[:4] if stem[:2] == "ex" else "ex01"
 
@@ -170,25 +175,26 @@ def test_a_forged_starter_of_every_exercise_gets_no_verified_point(
     results: dict[str, SubmissionResult], name: str
 ) -> None:
     r = results[f"forged_{name}"]
-    kernel_trusted = trusted.KERNEL_TRUSTED.get(name, {})
-    verified = {c.id: c.points for c in r.checks if c.id not in kernel_trusted}
+    kernel_only = calibration.plan_of(resolve_exercise(name)).kernel_only
+    verified = {c.id: c.points for c in r.checks if c.id not in kernel_only}
     assert verified and set(verified.values()) == {0}, r
     assert any("failed verification outside it" in f for f in r.flags), r.flags  # it did fool the kernel's checks
     assert r.status == "graded", r
 
 
-def test_kernel_trusted_checks_and_preludes_name_real_checks_of_verified_exercises() -> None:
-    for name in trusted.VERIFIED:
-        exercise = resolve_exercise(name)
-        ids = [c.id for c in exercise.checks]
-        assert set(trusted.KERNEL_TRUSTED.get(name, {})) <= set(ids), name
-        assert trusted.verified_checks(exercise) == [i for i in ids if i not in trusted.KERNEL_TRUSTED.get(name, {})]
-        assert trusted.verified_checks(exercise), f"{name}: no check is verified outside the kernel"
-    for name, check in [*trusted.PRELUDE, *trusted.LAYER_WEIGHTS, *trusted.IDENTITY]:
-        assert name in trusted.VERIFIED and check in trusted.verified_checks(resolve_exercise(name)), (name, check)
-    for key in [*trusted.LAYER_WEIGHTS, *trusted.IDENTITY]:  # their prelude rebuilds the object from the export
-        assert key in trusted.PRELUDE, key
-    assert not trusted.verified_checks(replace(resolve_exercise("ex01"), name="instructor_new"))
+def test_every_check_of_every_shipped_exercise_is_verified_and_nothing_exercise_specific_is_in_the_package() -> None:
+    for path in find_exercises():
+        exercise = resolve_exercise(str(path))
+        plan = calibration.plan_of(exercise)
+        assert plan.verified == [c.id for c in exercise.checks], (exercise.name, plan.kernel_only)
+        assert verification_plan.problems(exercise) == [], exercise.name
+    # the same exercise under another name (an instructor's copy) is verified exactly the same way
+    renamed = replace(resolve_exercise("ex05"), name="instructor_new")
+    assert calibration.plan_of(renamed).verified == calibration.plan_of(resolve_exercise("ex05")).verified
+    for module in Path(trusted.__file__).parent.rglob("*.py"):  # no exercise's name in the grader's code
+        strings = [n.value for n in ast.walk(ast.parse(module.read_text())) if isinstance(n, ast.Constant)]
+        named = [(s, p.stem) for s in strings if isinstance(s, str) for p in find_exercises() if p.stem in s]
+        assert not named, (module.name, named[:3])
 
 
 # ---------------------------------------------------------------- the trusted worker: one TensorFlow start, many jobs

@@ -200,6 +200,51 @@ def test_quick_changes_never_pile_up() -> None:
     assert tuner._runner.requests == 14 and f"{toolkit.summary(build_mlp(120)).total_params:,}" in one_text(tuner)
 
 
+def test_a_fast_drag_is_coalesced_into_one_rebuild_after_the_slider_settles() -> None:
+    build = Recorder(build_mlp)
+    tuner = LayerTuner(build, units=(8, 256, 8), background=True, debounce=0.15)
+    for value in range(16, 176, 8):  # 20 steps, 10 ms apart: faster than the debounce
+        tuner.controls["units"].value = value
+        time.sleep(0.01)
+    tuner.wait(timeout=60)
+    assert [c["units"] for c in build.calls] == [32, 168], build.calls  # the first rendering, then the last step
+    assert tuner.state.values["units"] == 168 and "units=168" in one_text(tuner)
+    time.sleep(0.3)
+    assert len(build.calls) == 2  # nothing left queued after the release
+
+
+def test_debounce_waits_for_quiet_then_runs_the_newest_item_once() -> None:
+    seen: list[int] = []
+    runner: LatestOnly[int] = LatestOnly(seen.append, background=True, delay=0.1)
+    for item in range(10):
+        runner.request(item)
+        time.sleep(0.01)
+    assert seen == []  # still within the quiet period
+    runner.wait(10)
+    assert seen == [9] and runner.runs == 1 and runner.requests == 10
+    with pytest.raises(ValueError, match="delay must be 0 when background=False"):
+        LatestOnly(seen.append, background=False, delay=0.1)
+
+
+def test_a_rebuild_overtaken_by_a_newer_setting_skips_its_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[str] = []
+
+    def counting_diagram(model: Any, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(str(model.layers[-2].units))
+        return toolkit.diagram(model, *args, **kwargs)
+
+    monkeypatch.setattr("toolkit.widgets.tuner.diagram", counting_diagram)
+    build = Recorder(build_mlp, delay=0.3)
+    tuner = LayerTuner(build, units=(8, 128, 8), background=True, debounce=0)
+    tuner.controls["units"].value = 64  # starts at once, sleeps in build
+    time.sleep(0.1)
+    tuner.controls["units"].value = 96  # arrives while 64 is still building: 64 is stale
+    tuner.wait(timeout=60)
+    assert [c["units"] for c in build.calls] == [32, 64, 96]
+    assert drawn == ["32", "96"]  # no summary or diagram for the stale setting
+    assert tuner.state.values["units"] == 96 and "units=96" in one_text(tuner)
+
+
 def test_a_request_made_during_a_run_waits_for_it_instead_of_recursing() -> None:
     depth, seen = [0], []
 

@@ -16,6 +16,7 @@ _PUBLIC = {
     "data": "toolkit.data",
     "datasets": "toolkit.data",  # the name the lessons use: toolkit.datasets.load_mnist(...)
     "doctor": "toolkit.doctor",  # the subpackage: toolkit.doctor.doctor() runs the checks
+    "explain_error": "toolkit.errors.explain:explain_error",  # a Keras error as one sentence (toolkit.errors)
     "seed": "toolkit._keras:seed",
     "device": "toolkit._keras:device",
     "setup_notebook": "toolkit.notebook_setup:setup_notebook",
@@ -45,8 +46,9 @@ _PUBLIC = {
 
 __all__ = [  # the same names as _PUBLIC (a test keeps them equal)
     "ActivationExplorer", "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "LayerTuner", "ModelSummary",
-    "TrainingPanel", "calls", "checks", "data", "datasets", "device", "diagram", "doctor", "feature_extractor",
-    "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of", "output_shape_at",
+    "TrainingPanel", "calls", "checks", "data", "datasets", "device", "diagram", "doctor", "explain_error",
+    "feature_extractor", "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of",
+    "output_shape_at",
     "record_result", "render_state", "seed", "set_language", "setup_notebook", "summary",
 ]
 
@@ -72,6 +74,7 @@ if TYPE_CHECKING:  # for mypy and editors: the same names, imported eagerly
     from toolkit._keras import device, seed
     from toolkit.callbacks import EpochLogger, record_result
     from toolkit.data import load_cifar10, load_mnist
+    from toolkit.errors.explain import explain_error
     from toolkit.i18n import set_language
     from toolkit.inspection.diagram import Diagram, GraphvizMissing, diagram
     from toolkit.inspection.nodes import (

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from toolkit.i18n import tr
+from toolkit.i18n import N_, tr
 
 __all__ = [
     "CheckFailure",
@@ -54,7 +54,7 @@ def _ok(text: str) -> None:
     print(f"✓ {text}")
 
 
-def _plain(value: Any, where: str = "value") -> Any:
+def _plain(value: Any, where: str = N_("value")) -> Any:
     """``value`` as plain JSON-able data (lists for tuples, ints for NumPy ints); refuse anything else.
 
     Refusing objects (rather than trusting their ``__eq__``) is what stops an answer that claims to equal
@@ -73,7 +73,7 @@ def _plain(value: Any, where: str = "value") -> Any:
     raise CheckFailure(
         tr("The {where} must be plain data: a number, a string, None, or a tuple/list of those.", where=tr(where)),
         found=tr("an object of type {type}", type=type(value).__name__),
-        hint="write the answer as a literal, e.g. (None, 10) or 12345",
+        hint=N_("write the answer as a literal, e.g. (None, 10) or 12345"),
     )
 
 
@@ -90,7 +90,7 @@ def check_true(condition: Any, what: str, hint: str | None = None) -> None:
 
 def check_equal(what: str, found: Any, expected: Any, hint: str | None = None) -> None:
     """Pass when ``found`` equals ``expected`` as plain data (tuples and lists compare equal)."""
-    got, want = _plain(found, what), _plain(expected, "expected value")
+    got, want = _plain(found, what), _plain(expected, N_("expected value"))
     if got != want:
         raise CheckFailure(tr("{what} is not right.", what=tr(what)), expected=_show(want), found=_show(got), hint=hint)
     _ok(f"{tr(what)} = {_show(got)}")
@@ -107,7 +107,7 @@ def _require_model(model: Any, helper: str) -> Any:
         raise CheckFailure(
             tr("{helper} needs a Keras model.", helper=helper),
             found=tr("an object of type {type}", type=type(model).__name__),
-            hint="pass the model you built, e.g. keras.Sequential([...]) or keras.Model(inputs, outputs)",
+            hint=N_("pass the model you built, e.g. keras.Sequential([...]) or keras.Model(inputs, outputs)"),
         )
     return keras
 
@@ -146,7 +146,7 @@ def check_shape(obj: Any, expected: Any, hint: str | None = None) -> None:
         raise CheckFailure(
             tr("check_shape needs a Keras model, a tensor or an array."),
             found=tr("an object of type {type}", type=type(obj).__name__),
-            hint="pass the model itself, or a tensor such as model.output",
+            hint=N_("pass the model itself, or a tensor such as model.output"),
         )
     check_equal(what, found, expected, hint=hint)
 
@@ -167,14 +167,14 @@ def check_param_count(model: Any, expected: int, trainable: bool | None = None, 
     if not model.weights:
         raise CheckFailure(
             tr("The {model} has no weights yet: it is not built.", model=_model_name(model)),
-            hint="give it an input shape with keras.Input(shape=...) so that Keras creates the weights",
+            hint=N_("give it an input shape with keras.Input(shape=...) so that Keras creates the weights"),
         )
     if trainable is None:
-        weights, kind = model.weights, "parameters"
+        weights, kind = model.weights, N_("parameters")
     elif trainable:
-        weights, kind = model.trainable_weights, "trainable parameters"
+        weights, kind = model.trainable_weights, N_("trainable parameters")
     else:
-        weights, kind = model.non_trainable_weights, "non-trainable parameters"
+        weights, kind = model.non_trainable_weights, N_("non-trainable parameters")
     what = tr("number of {kind} of the {model}", kind=tr(kind), model=_model_name(model))
     check_equal(what, _count(weights), expected, hint=hint)
 
@@ -210,24 +210,24 @@ def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None
         raise CheckFailure(
             tr("The {model} could not predict on the test images.", model=_model_name(model)),
             found=f"{type(err).__name__}: {err}",
-            hint="check that the model's input shape matches the data, e.g. (None, 28, 28) or (None, 784)",
+            hint=N_("check that the model's input shape matches the data, e.g. (None, 28, 28) or (None, 784)"),
         ) from None
     if probs.ndim != 2 or probs.shape[0] != labels.shape[0]:
         raise CheckFailure(
             tr("The {model} should output one row of class scores per image.", model=_model_name(model)),
             expected=tr("shape ({rows}, number of classes)", rows=labels.shape[0]),
             found=tr("shape {shape}", shape=probs.shape),
-            hint="end the model with Dense(number_of_classes)",
+            hint=N_("end the model with Dense(number_of_classes)"),
         )
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     if accuracy < at_least:
         raise CheckFailure(
             tr("The accuracy of the {model} is too low.", model=_model_name(model)),
-            expected=tr("at least {value}", value=f"{at_least:.2f}"),
+            expected=tr("at least {value}", value=format(at_least, ".2f")),
             found=f"{accuracy:.3f}",
-            hint=hint or "train for more epochs, check the loss matches the labels, scale pixels to [0, 1]",
+            hint=hint or N_("train for more epochs, check the loss matches the labels, scale pixels to [0, 1]"),
         )
-    _ok(tr("accuracy {found} >= {wanted}", found=f"{accuracy:.2f}", wanted=f"{at_least:.2f}"))
+    _ok(tr("accuracy {found} >= {wanted}", found=format(accuracy, ".2f"), wanted=format(at_least, ".2f")))
 
 
 def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
@@ -240,21 +240,23 @@ def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
             tr("{layer} cannot be rebuilt from its config.", layer=type(layer).__name__),
             found=f"{type(err).__name__}: {err}",
             hint=hint
-            or "get_config() must return every __init__ argument (start from super().get_config()) and "
-            "__init__ must accept them, including **kwargs passed on to super().__init__",
+            or N_(
+                "get_config() must return every __init__ argument (start from super().get_config()) and "
+                "__init__ must accept them, including **kwargs passed on to super().__init__"
+            ),
         ) from None
     if clone.get_config() != config:
         raise CheckFailure(
             tr("{layer}.from_config(get_config()) gives a different layer.", layer=type(layer).__name__),
             expected=config,
             found=clone.get_config(),
-            hint=hint or "store every __init__ argument on self and return it from get_config()",
+            hint=hint or N_("store every __init__ argument on self and return it from get_config()"),
         )
     _ok(tr("{layer} survives a get_config()/from_config() round trip", layer=type(layer).__name__))
 
 
 def _digest(question_id: str, answer: Any, salt: str, rounds: int) -> str:
-    message = f"{question_id}\n{json.dumps(_plain(answer, 'answer'), separators=(',', ':'))}"
+    message = f"{question_id}\n{json.dumps(_plain(answer, N_('answer')), separators=(',', ':'))}"
     return hashlib.pbkdf2_hmac("sha256", message.encode(), salt.encode(), rounds).hex()
 
 
@@ -276,7 +278,9 @@ def check_hashed(question_id: str, answer: Any, digest: str, hint: str | None = 
         )
     _, rounds, salt, expected = parts
     if answer is Ellipsis or answer is NotImplemented:
-        raise CheckFailure(tr("Question {id} has no answer yet.", id=question_id), hint="replace ... with your answer")
+        raise CheckFailure(
+            tr("Question {id} has no answer yet.", id=question_id), hint=N_("replace ... with your answer")
+        )
     found = _digest(question_id, answer, salt, int(rounds))
     if not hmac.compare_digest(found, expected):
         wrong = tr("Your answer to {id} is not right.", id=question_id)

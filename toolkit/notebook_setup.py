@@ -10,6 +10,8 @@ stored outputs of the lessons stay valid. Importing this module never starts Ten
 
 from __future__ import annotations
 
+import os
+
 from toolkit.doctor.support import installed_version
 
 # what the setup cell installs besides the toolkit (with --no-deps too): the light packages a hosted notebook
@@ -33,6 +35,7 @@ def setup_notebook(installed_from: str = "") -> None:
         done.append(f"installed the course toolkit from {installed_from} with --no-deps, keeping {preinstalled()}")
     if enable_colab_widgets():
         done.append("enabled Colab's custom widget manager for the panels")
+    install_error_doctor()
     if done:
         print("Setup: " + "; ".join(done) + ".")
 
@@ -54,3 +57,17 @@ def enable_colab_widgets() -> bool:
         return False
     output.enable_custom_widget_manager()
     return True
+
+
+def install_error_doctor() -> bool:
+    """In IPython (a notebook kernel): show known Keras errors as one sentence and the learner's frames; else nothing.
+
+    The full traceback stays one ``%tb`` away (``toolkit.errors.ipython_hook``); silent, so stored outputs stay valid.
+    Not in a kernel the course's grader runs (``KERAS_COURSE_GRADING``): nobody reads its tracebacks there, and the
+    grader reviews every change to IPython's hooks.
+    """
+    if os.environ.get("KERAS_COURSE_GRADING"):
+        return False
+    from toolkit.errors.ipython_hook import install_if_ipython
+
+    return install_if_ipython()

@@ -11,6 +11,7 @@ from typing import Any
 
 from toolkit import keras_graph
 from toolkit._keras import keras
+from toolkit.i18n import N_, ntr, tr
 from toolkit.inspection.model_inputs import require_model, short_repr
 from toolkit.records import Shape
 from toolkit.render.call_table import CallTable
@@ -19,12 +20,12 @@ from toolkit.render.call_table import CallTable
 def _require_layer(layer: Any, what: str) -> None:
     if not isinstance(layer, keras.layers.Layer):
         raise TypeError(
-            f"{what}() needs a Keras layer (got {short_repr(layer)}). "
-            f"Pick one from a model, e.g. model.get_layer('dense') or model.layers[1]."
+            tr("{what}() needs a Keras layer (got {got}). Pick one from a model, e.g. model.get_layer('dense') or "
+               "model.layers[1].", what=what, got=short_repr(layer))
         )
 
 
-TRACE_HINT = ("See each of its calls traced with toolkit.summary(model) or toolkit.diagram(model) (add input_shape= "
+TRACE_HINT = N_("See each of its calls traced with toolkit.summary(model) or toolkit.diagram(model) (add input_shape= "
               "if the model was never called), or build the model functionally with keras.Input to get nodes.")
 
 
@@ -33,21 +34,26 @@ def _no_nodes_message(layer: Any) -> str:
     host = keras_graph.host_of(layer)
     name = layer.name
     if host is None:
-        return (f"Layer {name!r} has never been called, so it has no nodes yet. Call it on a tensor "
-                f"first, e.g. y = layer(keras.Input(shape=(784,))), or build a model that uses it.")
-    inside = f"{host.host}" + (f" in model {host.model!r}" if host.model and f"{host.model!r}" not in host.host else "")
+        return tr("Layer {name!r} has never been called, so it has no nodes yet. Call it on a tensor first, e.g. "
+                  "y = layer(keras.Input(shape=(784,))), or build a model that uses it.", name=name)
+    in_model = host.model and f"{host.model!r}" not in host.host
+    inside = tr("{host} in model {model!r}", host=host.host, model=host.model) if in_model else f"{host.host}"
+    hint = tr(TRACE_HINT)
     if host.calls == 0:
-        return (f"Layer {name!r} has never been called: it belongs to {inside}, whose call() did not call it when "
-                f"traced on inputs of shape {host.model_shapes} (toolkit.summary(model) lists it as never called).")
+        return tr("Layer {name!r} has never been called: it belongs to {inside}, whose call() did not call it when "
+                  "traced on inputs of shape {shapes} (toolkit.summary(model) lists it as never called).", name=name,
+                  inside=inside, shapes=host.model_shapes)
     if host.calls is None and not host.model:
-        return (f"Layer {name!r} has no nodes: it belongs to {inside}, and Keras 3 records no nodes for calls made "
-                f"inside a call(). Use it in a model, then {TRACE_HINT}")
+        return tr("Layer {name!r} has no nodes: it belongs to {inside}, and Keras 3 records no nodes for calls made "
+                  "inside a call(). Use it in a model, then {hint}", name=name, inside=inside, hint=hint)
     if host.calls is None:
-        return (f"Layer {name!r} has never been called: it belongs to {inside}, which has not been built or called "
-                f"yet (and Keras 3 records no nodes for calls inside a call() anyway). {TRACE_HINT}")
-    times = f"{host.calls} time{'s' if host.calls != 1 else ''}"
-    return (f"Layer {name!r} was called {times} inside the call() of {inside}, but Keras 3 records no nodes for "
-            f"calls made inside a call(), so there are none to inspect. {TRACE_HINT}")
+        return tr("Layer {name!r} has never been called: it belongs to {inside}, which has not been built or called "
+                  "yet (and Keras 3 records no nodes for calls inside a call() anyway). {hint}", name=name,
+                  inside=inside, hint=hint)
+    times = ntr("{n} time", "{n} times", host.calls)
+    return tr("Layer {name!r} was called {times} inside the call() of {inside}, but Keras 3 records no nodes for "
+              "calls made inside a call(), so there are none to inspect. {hint}", name=name, times=times,
+              inside=inside, hint=hint)
 
 
 def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
@@ -60,8 +66,9 @@ def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
     require_model(model, what)
     if not keras_graph.is_graph_model(model):
         raise ValueError(
-            f"Model {model.name!r} is a {keras_graph.model_kind(model).lower()} model: Keras 3 records no nodes for "
-            f"the calls inside its call(), so there are none to inspect. {TRACE_HINT}"
+            tr("Model {name!r} is a {kind} model: Keras 3 records no nodes for the calls inside its call(), so there "
+               "are none to inspect. {hint}", name=model.name, kind=keras_graph.model_kind(model).lower(),
+               hint=tr(TRACE_HINT))
         )
     nodes = keras_graph.layer_calls(layer, model)
     if not nodes:
@@ -69,8 +76,9 @@ def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
         if host is not None and id(model) in host.chain:
             raise ValueError(_no_nodes_message(layer))
         raise ValueError(
-            f"Layer {layer.name!r} is not part of model {model.name!r} (none of its calls are in that model's "
-            f"graph). Check the layer with model.get_layer(name), or leave out model= to see all its calls."
+            tr("Layer {layer!r} is not part of model {model!r} (none of its calls are in that model's graph). Check "
+               "the layer with model.get_layer(name), or leave out model= to see all its calls.", layer=layer.name,
+               model=model.name)
         )
     return nodes
 
@@ -78,13 +86,16 @@ def _nodes(layer: Any, model: Any, what: str) -> list[keras_graph.LayerCall]:
 def _node(layer: Any, node_index: int, model: Any, what: str) -> keras_graph.LayerCall:
     nodes = _nodes(layer, model, what)
     if not isinstance(node_index, int) or isinstance(node_index, bool):
-        raise TypeError(f"node_index must be an int (got {short_repr(node_index)}); e.g. {what}(layer, 0).")
+        raise TypeError(tr("node_index must be an int (got {got}); e.g. {what}(layer, 0).",
+                           got=short_repr(node_index), what=what))
     if not 0 <= node_index < len(nodes):
-        where = f" in model {model.name!r}" if model is not None else ""
+        where = tr(" in model {model!r}", model=model.name) if model is not None else ""
         raise IndexError(
-            f"Layer {layer.name!r} has {len(nodes)} call{'s' if len(nodes) != 1 else ''}{where} "
-            f"(node indexes 0 to {len(nodes) - 1}), so node_index={node_index} does not exist. "
-            f"See them all with toolkit.calls(layer)."
+            ntr("Layer {layer!r} has {n} call{where} (node indexes 0 to {last}), so node_index={index} does not "
+                "exist. See them all with toolkit.calls(layer).",
+                "Layer {layer!r} has {n} calls{where} (node indexes 0 to {last}), so node_index={index} does not "
+                "exist. See them all with toolkit.calls(layer).",
+                len(nodes), layer=layer.name, where=where, last=len(nodes) - 1, index=node_index)
         )
     return nodes[node_index]
 
@@ -120,9 +131,9 @@ def output_of(layer: Any, model: Any = None) -> Any:
     nodes = _nodes(layer, model, "output_of")
     if len(nodes) != 1:
         raise ValueError(
-            f"Layer {layer.name!r} has {len(nodes)} inbound nodes, so its output is ill-defined; "
-            f"use toolkit.output_at(layer, node_index) with node_index 0 to {len(nodes) - 1} "
-            f"(toolkit.calls(layer) lists them)."
+            tr("Layer {layer!r} has {n} inbound nodes, so its output is ill-defined; use "
+               "toolkit.output_at(layer, node_index) with node_index 0 to {last} (toolkit.calls(layer) lists them).",
+               layer=layer.name, n=len(nodes), last=len(nodes) - 1)
         )
     return output_at(layer, 0, model)
 
@@ -144,15 +155,16 @@ def feature_extractor(model: Any, layers: str | list[str] | None = None) -> Any:
     require_model(model, "feature_extractor")
     if not keras_graph.is_graph_model(model):
         raise ValueError(
-            f"Model {model.name!r} is subclassed (or an unbuilt Sequential), so it has no graph of intermediate "
-            f"tensors to extract from. Build it with keras.Input first, or rewrite it with the functional API."
+            tr("Model {name!r} is subclassed (or an unbuilt Sequential), so it has no graph of intermediate tensors "
+               "to extract from. Build it with keras.Input first, or rewrite it with the functional API.",
+               name=model.name)
         )
     names = [layers] if isinstance(layers, str) else layers
     known = set(keras_graph.operation_names(model))
     for name in names or []:
         if name not in known:
-            raise ValueError(f"Model {model.name!r} has no layer named {name!r}; its layers are: "
-                             f"{', '.join(sorted(known))}.")
+            raise ValueError(tr("Model {model!r} has no layer named {name!r}; its layers are: {layers}.",
+                                model=model.name, name=name, layers=", ".join(sorted(known))))
     outputs: dict[str, Any] = {}
     for address, tensors in keras_graph.model_call_outputs(model).items():
         if names is not None and address.rpartition("[")[0] not in names:

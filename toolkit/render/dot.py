@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from toolkit.i18n import tr
 from toolkit.records import CallRecord, ModelRecord
 from toolkit.render.tables import fmt_shapes
 
@@ -18,10 +19,10 @@ def _label(r: CallRecord, show_shapes: bool, per_call: bool) -> str:
     lines = [f"{head} : {r.class_name}"]
     if show_shapes and per_call:
         if r.input_shapes:
-            lines.append(f"in: {fmt_shapes(r.input_shapes)}")
-        lines.append(f"out: {fmt_shapes(r.output_shapes)}")
+            lines.append(tr("in: {shapes}", shapes=fmt_shapes(r.input_shapes)))
+        lines.append(tr("out: {shapes}", shapes=fmt_shapes(r.output_shapes)))
         if r.keras_shapes is not None:  # a real pass contradicted Keras's symbolic shapes: show both
-            lines.append(f"(Keras says out: {fmt_shapes(r.keras_shapes[1])})")
+            lines.append(tr("(Keras says out: {shapes})", shapes=fmt_shapes(r.keras_shapes[1])))
     return "\n".join(lines)
 
 
@@ -74,16 +75,17 @@ def build_dot(record: ModelRecord, *, show_shapes: bool = True, expand_nested: b
                     continue
                 label = f" [label={_quote(fmt_shapes(r.input_shapes))}]" if show_shapes and not per_call else ""
                 if not per_call and calls_per_layer[r.layer_id] > 1:
-                    label = f" [label={_quote(f'call {r.node_index}: ' + fmt_shapes(r.input_shapes))}]"
+                    text = tr("call {n}: {shapes}", n=r.node_index, shapes=fmt_shapes(r.input_shapes))
+                    label = f" [label={_quote(text)}]"
                 lines.append(f"  {_quote(node_id(src))} -> {_quote(node_id(r))}{label};")
     if per_call:
         for lid in shared:
             same = [r for r in drawn if r.layer_id == lid]
             # "same weights" is the point of sharing; a layer without weights (pooling) is just the same layer
-            text = "same weights" if same[0].params else "same layer"
+            text = tr("same weights") if same[0].params else tr("same layer")
             for a, b in zip(same, same[1:]):
                 lines.append(f"  {_quote(node_id(a))} -> {_quote(node_id(b))} [style=dotted, dir=none, "
-                             f'constraint=false, label="{text}", fontcolor="#888888", color="#888888"];')
+                             f'constraint=false, label={_quote(text)}, fontcolor="#888888", color="#888888"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
+from toolkit.explain.records import msg
+from toolkit.i18n import N_, ntr, tr
 from toolkit.records import CallRecord, ModelRecord, Shape
+from toolkit.render.explanation_view import Explanation, details_html
 from toolkit.render.tables import fmt_int, fmt_shapes, html_table, text_table
 
-HEADERS = ("Layer (call)", "Type", "Input shape", "Output shape", "Params", "MACs", "Fed by")
+# the English texts are the catalog's keys (N_ marks them for extraction); tr() translates them when rendering
+HEADERS = (N_("Layer (call)"), N_("Type"), N_("Input shape"), N_("Output shape"), N_("Params"), N_("MACs"),
+           N_("Fed by"))
 REPEAT_MARK = " *"
-REPEAT_NOTE = "* another call of a layer listed above: same weights, so its params are counted at its first call."
-NEVER_CALLED = "(never called)"
-OPERATION_MARK = " (op)"  # after the type of an operation that is not a layer: x + y, x[:, 0], keras.ops.*
+REPEAT_NOTE = N_("* another call of a layer listed above: same weights, so its params are counted at its first call.")
+NEVER_CALLED = N_("(never called)")
+OPERATION_MARK = N_(" (op)")  # after the type of an operation that is not a layer: x + y, x[:, 0], keras.ops.*
 SPEC_MARK = " !"  # after a shape a real pass gave where Keras's own symbolic shape said something else
+DETAILS_BATCH = 32  # the batch size the HTML summary's per-row explanations assume
+
+
+class RowExplainer(Protocol):
+    """What ``summary()`` attaches so that rows can be explained (``toolkit.explain.explainer.Explainer``)."""
+
+    def explain(self, row: str | None = None, batch_size: int = 32) -> Explanation: ...
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,25 @@ class ModelSummary:
 
     record: ModelRecord
     expand_nested: bool = True
+    explainer: RowExplainer | None = field(default=None, compare=False, repr=False)
+    details: bool = field(default=False, compare=False)  # the HTML view explains each row (with_details())
+
+    def with_details(self) -> ModelSummary:
+        """The same summary, whose HTML view has an expandable explanation under its table for each row and the
+        totals (about 1.5 KB per row, so not by default); ``s.explain(row)`` shows one."""
+        return replace(self, details=True)
+
+    def explain(self, row: str | None = None, *, batch_size: int = 32) -> Explanation:
+        """Where each number of a row comes from, e.g. ``s.explain("conv2d_1[0]")``; no row: the totals.
+
+        Each term shows the rule, the rule with the layer's values, and the result: parameters, output shape,
+        MACs, parameter memory, activation memory for ``batch_size`` samples, and on conv/pool chains the
+        receptive field and effective stride.
+        """
+        if self.explainer is None:
+            raise ValueError(tr("This summary was made without its model, so its rows cannot be explained: make "
+                                "it with toolkit.summary(model), then call .explain(row) on the result."))
+        return self.explainer.explain(row, batch_size)
 
     @property
     def rows(self) -> tuple[CallRecord, ...]:
@@ -58,7 +89,8 @@ class ModelSummary:
             if r.address == address:
                 return r
         known = ", ".join(r.address for r in self.record.rows[:12])
-        raise KeyError(f"no call {address!r} in this summary; addresses look like: {known} ...")
+        raise KeyError(tr("no call {address!r} in this summary; addresses look like: {known} ...", address=address,
+                          known=known))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,28 +104,29 @@ class ModelSummary:
 
     def footer(self) -> list[str]:
         lines = [
-            f"Total params: {self.total_params:,}",
-            f"Trainable params: {self.trainable_params:,}",
-            f"Non-trainable params: {self.non_trainable_params:,}",
-            f"MACs per sample: {self.total_macs:,}",
+            tr("Total params: {n}", n=fmt_int(self.total_params)),
+            tr("Trainable params: {n}", n=fmt_int(self.trainable_params)),
+            tr("Non-trainable params: {n}", n=fmt_int(self.non_trainable_params)),
+            tr("MACs per sample: {n}", n=fmt_int(self.total_macs)),
         ]
         if self.unknown_macs:
-            lines[-1] += f" (plus unknown MACs in {', '.join(self.unknown_macs)})"
+            lines[-1] += tr(" (plus unknown MACs in {calls})", calls=", ".join(self.unknown_macs))
         if any(r.is_repeat_call for r in self.rows):
-            lines.append(REPEAT_NOTE)
+            lines.append(tr(REPEAT_NOTE))
         lines += [_spec_note(r) for r in self.rows if r.keras_shapes is not None]
-        lines += [f"Note: {n}" for n in self.record.notes]
+        lines += [tr("Note: {note}", note=n) for n in self.record.notes]
         return lines
 
     def title(self) -> str:
         calls = sum(1 for r in self.rows if r.called)
         layers = len({r.layer_id for r in self.rows if r.layer_id >= 0 and not r.is_operation})
         ops = len({r.layer_id for r in self.rows if r.is_operation})
-        also = f" and {ops} operation{'s' if ops != 1 else ''}" if ops else ""
-        return f'Model "{self.record.name}" ({self.record.kind}): {calls} calls of {layers} layers{also}'
+        also = ntr(" and {n} operation", " and {n} operations", ops) if ops else ""
+        return tr('Model "{name}" ({kind}): {calls} calls of {layers} layers{also}', name=self.record.name,
+                  kind=self.record.kind, calls=calls, layers=layers, also=also)
 
     def __str__(self) -> str:
-        table = text_table(HEADERS, self.table_rows(), right=(4, 5))
+        table = text_table([tr(h) for h in HEADERS], self.table_rows(), right=(4, 5))
         width = max(len(line) for line in table.splitlines())
         return "\n".join([self.title(), table, "=" * width, *self.footer()])
 
@@ -102,15 +135,27 @@ class ModelSummary:
 
     def _repr_html_(self) -> str:
         styles = [_row_style(r) for r in self.rows]
-        table = html_table(HEADERS, self.table_rows(), right=(4, 5), row_styles=styles, caption=self.title(),
-                           css_class="toolkit-summary")
+        table = html_table([tr(h) for h in HEADERS], self.table_rows(), right=(4, 5), row_styles=styles,
+                           caption=self.title(), css_class="toolkit-summary")
         foot = "<br>".join(html.escape(line) for line in self.footer())
-        return f'<div class="toolkit-summary">{table}<p style="font-family:monospace;font-size:12px">{foot}</p></div>'
+        return (f'<div class="toolkit-summary">{table}<p style="font-family:monospace;font-size:12px">{foot}</p>'
+                f"{self._details_html()}</div>")
+
+    def _details_html(self) -> str:
+        """One expandable explanation per row, then the totals' (none for a summary made without its model)."""
+        if self.explainer is None or not self.details:
+            return ""
+        items = [(_label(r).strip() + f" ({r.class_name})", self.explainer.explain(r.address, DETAILS_BATCH))
+                 for r in self.rows]
+        total = tr("Total params: {n}", n=fmt_int(self.total_params))
+        items.append((total, self.explainer.explain(None, DETAILS_BATCH)))
+        caption = msg("Where each number comes from (batch size {batch}): open a row", batch=DETAILS_BATCH)
+        return details_html(items, caption)
 
 
 def _label(r: CallRecord) -> str:
     mark = REPEAT_MARK if r.is_repeat_call else ""
-    suffix = f" {NEVER_CALLED}" if not r.called and r.class_name != "Weights" else ""
+    suffix = f" {tr(NEVER_CALLED)}" if not r.called and r.class_name != "Weights" else ""
     name = r.name if not r.called else f"{r.name}[{r.node_index}]"
     return "  " * r.depth + name + mark + suffix
 
@@ -125,15 +170,16 @@ def _shape_cell(shapes: tuple[Shape, ...], keras_said: tuple[Shape, ...] | None)
 
 def _spec_note(r: CallRecord) -> str:
     said_in, said_out = r.keras_shapes or ((), ())
-    return (f"{SPEC_MARK.strip()} {r.address}: Keras's own symbolic shapes say {fmt_shapes(said_in)} -> "
-            f"{fmt_shapes(said_out)}, but a real pass gives {fmt_shapes(r.input_shapes)} -> "
-            f"{fmt_shapes(r.output_shapes)} (shown); layers Keras built on its shape may fail on real data.")
+    return tr("{mark} {address}: Keras's own symbolic shapes say {said_in} -> {said_out}, but a real pass gives "
+              "{real_in} -> {real_out} (shown); layers Keras built on its shape may fail on real data.",
+              mark=SPEC_MARK.strip(), address=r.address, said_in=fmt_shapes(said_in), said_out=fmt_shapes(said_out),
+              real_in=fmt_shapes(r.input_shapes), real_out=fmt_shapes(r.output_shapes))
 
 
 def _cells(r: CallRecord) -> list[str]:
     said_in, said_out = r.keras_shapes if r.keras_shapes is not None else (None, None)
     return [
-        _label(r), r.class_name + (OPERATION_MARK if r.is_operation else ""),
+        _label(r), r.class_name + (tr(OPERATION_MARK) if r.is_operation else ""),
         _shape_cell(r.input_shapes, said_in), _shape_cell(r.output_shapes, said_out), fmt_int(r.params),
         fmt_int(r.macs) if r.called else "-", ", ".join(_short(p) for p in r.parents) or "-",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Sequence
 
 TABLE_STYLE = (
@@ -15,15 +16,30 @@ CELL_STYLE = "padding:2px 8px;border-bottom:1px solid #ddd;white-space:pre;text-
 def text_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
 ) -> str:
-    """Columns as wide as their widest cell; ``right`` lists column indexes aligned right (numbers)."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    """Columns as wide as their widest cell; ``right`` lists column indexes aligned right (numbers).
+
+    Widths are counted in terminal columns: a Chinese character takes two, so the Chinese headers line up too.
+    """
+    widths = [max([width(h)] + [width(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [_pad(c, w, i in right) for i, (c, w) in enumerate(zip(cells, widths))]
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule] + [line(r) for r in rows])
+
+
+def width(text: str) -> int:
+    """How many columns ``text`` takes in a fixed-width font (wide East Asian characters take two)."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, columns: int, right: bool) -> str:
+    fill = " " * max(0, columns - width(text))
+    return fill + text if right else text + fill
 
 
 def html_table(

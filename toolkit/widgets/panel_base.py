@@ -5,11 +5,16 @@ second or more), so five quick presses would queue five rebuilds and the panel w
 ``LatestOnly`` keeps only the newest request: while one run is in progress, new requests overwrite each other and
 at most ONE more run follows, with the newest values. Requests made from inside a run (re-entrant changes) are
 handled the same way instead of recursing.
+
+``delay`` (a debounce) goes further for a fast drag: no run starts until no request has come for ``delay`` seconds,
+so 20 quick steps cost ONE run, after the slider settles. ipywidgets has no debounce of its own (ipywidgets#663).
+A run already in progress can ask :meth:`LatestOnly.superseded` between its stages and stop early.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -19,10 +24,18 @@ T = TypeVar("T")
 
 
 class LatestOnly(Generic[T]):
-    """Run ``work(item)`` for the newest requested item only; ``background=True`` runs it in a thread."""
+    """Run ``work(item)`` for the newest requested item only; ``background=True`` runs it in a thread, after
+    ``delay`` seconds without a newer request."""
 
-    def __init__(self, work: Callable[[T], None], *, background: bool) -> None:
+    def __init__(self, work: Callable[[T], None], *, background: bool, delay: float = 0.0) -> None:
+        if delay < 0 or (delay and not background):
+            raise ValueError(
+                f"LatestOnly: delay must be 0 when background=False and never negative (got delay={delay!r}); "
+                f"a debounce waits in the background thread, so pass background=True or delay=0."
+            )
         self._work = work
+        self._delay = delay
+        self._last_request = 0.0
         self._background = background
         self._lock = threading.Lock()
         self._pending: tuple[T] | None = None
@@ -37,6 +50,7 @@ class LatestOnly(Generic[T]):
         with self._lock:
             self.requests += 1
             self._pending = (item,)
+            self._last_request = time.monotonic()
             if self._running:  # the loop in _drain() picks the newest item up when the current run ends
                 return
             self._running = True
@@ -46,6 +60,10 @@ class LatestOnly(Generic[T]):
         else:
             self._drain()
 
+    def superseded(self) -> bool:
+        """True when a newer item is waiting: the run in progress is stale and may stop early."""
+        return self._pending is not None
+
     def _drain(self) -> None:
         while True:
             with self._lock:
@@ -53,8 +71,13 @@ class LatestOnly(Generic[T]):
                     self._running = False
                     self._idle.set()
                     return
-                (item,) = self._pending
-                self._pending = None
+                quiet = self._last_request + self._delay - time.monotonic()
+                if quiet <= 0:
+                    (item,) = self._pending
+                    self._pending = None
+            if quiet > 0:  # a request came less than `delay` ago: wait for the slider to settle
+                time.sleep(quiet)
+                continue
             try:
                 self._work(item)
             except Exception as err:  # keep the panel alive; wait() reports it

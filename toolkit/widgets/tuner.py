@@ -3,6 +3,10 @@
 The work is the pure function ``render_state(build, values, previous)``: build the model from plain values and
 describe it (summary, diagram, parameter and MAC totals with their change since ``previous``). The widget only
 wires controls to it and writes the result into an ``Output`` widget, so tests need no browser.
+
+A fast drag (keyboard arrows held down; sliders report a mouse drag once, on release) is coalesced twice over: a
+rebuild starts only after the controls have been still for ``debounce`` seconds, and a rebuild overtaken by a newer
+setting stops after its current stage (build, summary, diagram) instead of drawing a picture nobody will see.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from toolkit.widgets import build_errors
 from toolkit.widgets.controls import make_controls
 from toolkit.widgets.panel_base import LatestOnly, Panel
 from toolkit.widgets.panel_output import Snapshot, html_record, inline_svg, show
+
+
+DEBOUNCE_S = 0.1  # quiet time before a rebuild: longer than a held arrow key's repeat (~30 ms), short to a learner
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,10 @@ class TunerState:
         )
 
 
+class Superseded(Exception):
+    """A newer setting arrived while this one was being rendered (see ``render_state``'s ``stale``)."""
+
+
 def _change(now: int | None, before: int | None) -> int | None:
     return None if now is None or before is None else now - before
 
@@ -117,11 +128,13 @@ def render_state(
     *,
     input_shape: InputShape = None,
     show_diagram: bool = True,
+    stale: Callable[[], bool] = lambda: False,
 ) -> TunerState:
     """Build ``build(**values)`` and describe it; a failure becomes a one-sentence ``error``, never an exception.
 
     ``previous`` is the last setting that built: totals are compared with it, and an error names the controls
-    that moved since it.
+    that moved since it. ``stale()`` is asked between the stages: when it says True, :class:`Superseded` is raised
+    instead of doing the rest (the panel has a newer setting to render).
     """
     if previous is not None:
         previous = replace(previous, previous=None)  # keep one step of history, not a chain of every model
@@ -136,11 +149,15 @@ def render_state(
         )
     if input_shape is None and not model.built:
         return TunerState(values, error=build_errors.no_input_shape(), previous=previous)
+    if stale():
+        raise Superseded
     try:
         info = summary(model, input_shape)
     except Exception as err:
         return TunerState(values, error=build_errors.friendly_error(err, values, good), previous=previous)
     picture, note = None, ""
+    if stale():
+        raise Superseded
     if show_diagram:
         try:
             picture = diagram(model, input_shape)
@@ -154,7 +171,8 @@ class LayerTuner(Panel):
 
     ``LayerTuner(build, units=(8, 256, 8), activation=["relu", "tanh"], batchnorm=False)``: each keyword names
     a parameter of ``build`` and gives its control. ``background=True`` rebuilds in a thread so that quick
-    changes collapse into one rebuild with the newest values (they never pile up).
+    changes collapse into one rebuild with the newest values (they never pile up), ``debounce`` seconds after the
+    last change (``benchmarks/bench_tuner.py`` compares settings).
     """
 
     title = "LayerTuner"
@@ -166,6 +184,7 @@ class LayerTuner(Panel):
         input_shape: InputShape = None,
         show_diagram: bool = True,
         background: bool = True,
+        debounce: float = DEBOUNCE_S,
         **controls: Any,
     ) -> None:
         self.build = build
@@ -176,7 +195,8 @@ class LayerTuner(Panel):
         self.status = widgets.HTML()
         self._last_good: TunerState | None = None
         self._setting = False
-        self._runner: LatestOnly[dict[str, Any]] = LatestOnly(self._render, background=background)
+        delay = debounce if background else 0.0  # without a thread each change renders at once
+        self._runner: LatestOnly[dict[str, Any]] = LatestOnly(self._render, background=background, delay=delay)
         self._render(self.values())  # the first rendering is synchronous: the cell's output is complete
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
@@ -213,9 +233,17 @@ class LayerTuner(Panel):
         self._runner.request(self.values())
 
     def _render(self, values: dict[str, Any]) -> None:
-        state = render_state(
-            self.build, values, self._last_good, input_shape=self.input_shape, show_diagram=self.show_diagram
-        )
+        try:
+            state = render_state(
+                self.build,
+                values,
+                self._last_good,
+                input_shape=self.input_shape,
+                show_diagram=self.show_diagram,
+                stale=self._runner.superseded,
+            )
+        except Superseded:
+            return  # the runner goes on with the newer setting at once
         self.state = state
         if state.ok:
             self._last_good = state

@@ -1,0 +1,58 @@
+"""Points changed by the instructor: an overrides CSV (student, check, points, reason), checked line by line.
+
+The file given with ``--overrides`` is kept as ``--out/overrides.csv`` and applied on every later run, to every
+student's record, so an override outlives any regrade; editing that copy works too (it is checked on every run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from course.term.table import read_table
+
+FILE = "overrides.csv"
+COLUMNS = ("student", "check", "points", "reason")
+
+
+@dataclass(frozen=True)
+class Override:
+    """The points one check of one student gets whatever the grader found, and why (shown to the student)."""
+
+    student: str
+    check: str
+    points: int
+    reason: str
+    line: int  # in the overrides file, for the instructor
+
+
+def read_overrides(path: Path, checks: Mapping[str, int], students: Collection[str]) -> tuple[Override, ...]:
+    """Every row of ``path``, checked against the exercise's ``checks`` (id -> points) and the known ``students``.
+
+    ValueError, one sentence naming the file, the line and the fix, for an unknown student or check, points that are
+    not a whole number from 0 to the check's points, an empty reason, or the same student and check twice.
+    """
+    found: dict[tuple[str, str], Override] = {}
+    for row in read_table(path, COLUMNS, ",".join(COLUMNS)):
+        where = f"{path}, line {row.line}"
+        student, check, points, reason = (row.get(c) for c in COLUMNS)
+        if student not in students:
+            raise ValueError(f"{where}: no student {student!r} was graded or is in the folder or the roster; write the "
+                             "name as the gradebook's student column shows it, or delete the row")  # fmt: skip
+        if check not in checks:
+            raise ValueError(f"{where}: the exercise has no check {check!r}; use one of {', '.join(checks)}")
+        try:
+            value = int(points)
+        except ValueError:
+            value = -1
+        if not 0 <= value <= checks[check]:
+            raise ValueError(f"{where}: points {points!r} for check {check!r}; write a whole number from 0 to "
+                             f"{checks[check]} (the check's points)")  # fmt: skip
+        if not reason:
+            raise ValueError(f"{where}: the reason is empty; say why the points changed (the student reads it)")
+        if (student, check) in found:
+            raise ValueError(f"{where}: {student!r} and check {check!r} were overridden already on line "
+                             f"{found[student, check].line}; keep one row per student and check")  # fmt: skip
+        found[student, check] = Override(student, check, value, reason, row.line)
+    return tuple(found.values())
