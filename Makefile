@@ -33,8 +33,11 @@ $(STAMP): pyproject.toml $(LOCK)
 system-tools:
 	@bash .ci/system-tools.sh
 
+# The repository root is JupyterLab's root (a file given on the command line would make ITS folder the root, and
+# then a lesson's link to ../exercises/ could not open); lesson 1 opens first.
 start: setup
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) notebooks/01_sequential.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/01_sequential.ipynb
 
 doctor: setup
 	$(BIN)/keras-course-doctor

@@ -6,7 +6,7 @@ set -euo pipefail
 missing=()
 command -v dot >/dev/null || missing+=(graphviz)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v bwrap >/dev/null || missing+=(bubblewrap)  # the grader's sandbox (course/sandbox.py)
+command -v bwrap >/dev/null || missing+=(bubblewrap)  # the grader's sandbox (course/sandbox/run.py)
 # Chinese glyphs for Chromium (the book's and the widgets' screenshots of the Chinese edition)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0

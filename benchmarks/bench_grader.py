@@ -6,7 +6,7 @@
 ``--baseline`` also times the naive way an instructor would grade (``pytest --nbval-lax`` on each notebook, one
 after another) on the same copies; ``--compare-sandbox`` also grades them with ``--unsafe-no-sandbox``, to print
 what the sandbox costs per submission; ``--compare-fork-server`` also grades them with a new sandbox and Python per
-kernel (``Limits(fork_server=False)``), to print what the fork server (course/forkserver.py) saves. The load
+kernel (``Limits(fork_server=False)``), to print what the fork server (course/sandbox/forkserver.py) saves. The load
 average is printed beside every absolute time.
 
 ``full`` is exercise 1 as written (it trains an MLP on 2,000 MNIST images for 5 epochs); ``build-only`` is the same
@@ -32,10 +32,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course.grading import Job, default_threads, grade_jobs  # noqa: E402
-from course.notebook_format import load_exercise  # noqa: E402
-from course.sandbox import Limits  # noqa: E402
-from course.verification_plan import KERNEL, CheckPlan, VerificationPlan  # noqa: E402
+from course.authoring.notebook_format import load_exercise  # noqa: E402
+from course.grading.batch import Job, default_threads, grade_jobs  # noqa: E402
+from course.sandbox.limits import Limits  # noqa: E402
+from course.verification.plan import KERNEL, CheckPlan, VerificationPlan  # noqa: E402
 
 SOLUTION = ROOT / "course" / "solutions" / "ex01_sequential.ipynb"
 TRAINING = ("load_mnist", ".fit(", "check_accuracy")

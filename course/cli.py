@@ -9,12 +9,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from course.gradebook import render_only
-from course.grading import default_threads, grade_folder
-from course.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
-from course.reports import REPORT_FILES, read_roster
-from course.sandbox import Limits
-from course.starters import EXERCISES_DIR, editions, sync_starters
+from course.authoring.notebook_format import SOLUTIONS_DIR, FormatError, resolve_exercise
+from course.authoring.starters import EXERCISES_DIR, editions, sync_starters
+from course.grading.batch import default_threads, grade_folder
+from course.reports.analysis import REPORT_FILES, read_roster
+from course.reports.gradebook import render_only
+from course.sandbox.limits import Limits
 from course.term.prepare import Options as TermOptions
 from course.term.prepare import prepare as prepare_term
 
@@ -37,7 +37,7 @@ def _starters(args: argparse.Namespace) -> int:
 
 def _sync_all(root: Path, solutions: Path, exercises: Path, check: bool) -> int:
     """First cells and README from ``root``'s setting, then the starters; print what is (or would be) rewritten."""
-    from course.notebook_setup import sync_notebooks
+    from course.authoring.notebook_setup import sync_notebooks
 
     # the lessons, solutions and README first; then the starters, regenerated from the solutions just written
     states = [(s.state, s.path) for s in sync_notebooks(root, check=check)]
@@ -54,14 +54,14 @@ def _sync_all(root: Path, solutions: Path, exercises: Path, check: bool) -> int:
 
 
 def _sync_notebooks(args: argparse.Namespace) -> int:
-    from course.notebook_setup import ROOT
+    from course.authoring.notebook_setup import ROOT
 
     return _sync_all(ROOT, Path(args.solutions), EXERCISES_DIR, args.check)
 
 
 def _publish(args: argparse.Namespace) -> int:
     """Store where the course is published (checked first: bad input changes nothing), then rewrite every notebook."""
-    from course.notebook_setup import ROOT, check_publication, write_publication
+    from course.authoring.notebook_setup import ROOT, check_publication, write_publication
 
     root = Path(args.root).resolve() if args.root else ROOT
     publication = check_publication(args.repository.strip(), args.branch)
@@ -73,8 +73,8 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Lint an exercise: inconsistent declarations are errors (exit 1); each check's verification is listed."""
-    from course import calibration
-    from course.verification_plan import problems
+    from course.verification import calibration
+    from course.verification.plan import problems
 
     exercise = resolve_exercise(args.exercise, Path(args.solutions))
     found = problems(exercise)
@@ -94,8 +94,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from course import calibration
-    from course.verification_plan import problems
+    from course.verification import calibrate, calibration
+    from course.verification.plan import problems
 
     exercise = resolve_exercise(args.exercise, Path(args.solutions))
     found = problems(exercise)
@@ -105,7 +105,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         return 1
     limits = Limits(threads=default_threads(1))
     try:
-        measured = calibration.measure(exercise, limits)
+        measured = calibrate.measure(exercise, limits)
     except calibration.CalibrationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -236,15 +236,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="also list unchanged starters")
     p.set_defaults(run=_starters)
 
-    p = sub.add_parser("sync-notebooks", help="write the first line (badge) and setup cell into every notebook, and "
-                       "README, from the setting [tool.keras-course]")
+    p = sub.add_parser(
+        "sync-notebooks",
+        help="write the first line (badge) and setup cell into every notebook, and "
+        "README, from the setting [tool.keras-course]",
+    )
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
     p.set_defaults(run=_sync_notebooks)
 
-    p = sub.add_parser("publish", help="set where the course is published ([tool.keras-course] in pyproject.toml) "
-                       "and rewrite every notebook's badge and setup cell, the starters and README")
-    p.add_argument("--repository", required=True, metavar="OWNER/NAME",
-                   help="the course's GitHub repository; '' while it has none (no badges, a local-run line instead)")
+    p = sub.add_parser(
+        "publish",
+        help="set where the course is published ([tool.keras-course] in pyproject.toml) "
+        "and rewrite every notebook's badge and setup cell, the starters and README",
+    )
+    p.add_argument(
+        "--repository",
+        required=True,
+        metavar="OWNER/NAME",
+        help="the course's GitHub repository; '' while it has none (no badges, a local-run line instead)",
+    )
     p.add_argument("--branch", default="main", help="the branch Colab opens the notebooks from (default main)")
     p.add_argument("--root", help="the course's checkout (default: the one this `course` package lies in)")
     p.set_defaults(run=_publish)
@@ -282,11 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="run kernels as this unprivileged user (grader must run as root)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary folders, for debugging")
     p.add_argument(
-        "--require-verified", action="store_true",
+        "--require-verified",
+        action="store_true",
         help="refuse an exercise with a check that can only be graded inside the student's notebook (course check)",
     )
     p.add_argument(
-        "--no-calibrate", action="store_true",
+        "--no-calibrate",
+        action="store_true",
         help="do not grade the reference solution first when the exercise has no calibration (course calibrate)",
     )
     p.add_argument("--scheduler", help="grade on a Dask cluster, e.g. tcp://host:8786 (see GUIDE.md)")
@@ -304,15 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--memory-mb", type=int, default=6144, help="memory limit per kernel in MB (default 6144)")
     p.add_argument(
-        "--max-processes", type=int, default=512,
+        "--max-processes",
+        type=int,
+        default=512,
         help="processes and threads one kernel may run at once (default 512; a TensorFlow kernel uses about 30)",
     )
     p.add_argument(
-        "--disk-mb", type=int, default=1024,
+        "--disk-mb",
+        type=int,
+        default=1024,
         help="files one submission may write, in MB (default 1024); past it the run is stopped ('disk limit')",
     )
     p.add_argument(
-        "--tmp-mb", type=int, default=256,
+        "--tmp-mb",
+        type=int,
+        default=256,
         help="size of the sandbox's /tmp in MB (default 256; /dev/shm gets half), counted in --memory-mb",
     )
     p.add_argument(

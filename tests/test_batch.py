@@ -16,10 +16,11 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import grading
 from course.cli import main
-from course.gradebook import CheckResult, SubmissionResult, feedback_markdown, gradebook_csv
-from course.grading import read_submission
+from course.grading import pipeline
+from course.grading.batch import read_submission
+from course.reports.gradebook import feedback_markdown, gradebook_csv
+from course.reports.records import CheckResult, SubmissionResult
 
 SUBMISSIONS = Path(__file__).resolve().parent / "fixtures" / "submissions" / "ex01"
 SOLUTION = Path(__file__).resolve().parents[1] / "course" / "solutions" / "ex01_sequential.ipynb"
@@ -31,7 +32,7 @@ def _no_kernel(*args: Any, **kwargs: Any) -> Any:
 
 @pytest.fixture
 def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grading, "run_notebook", _no_kernel)
+    monkeypatch.setattr(pipeline, "run_notebook", _no_kernel)
 
 
 def _grade(folder: Path, out: Path, *extra: str) -> dict[str, dict[str, str]]:
@@ -163,11 +164,11 @@ def test_a_grader_error_is_retried_once_and_the_reason_reported(
 ) -> None:
     calls: list[str] = []
 
-    def flaky(nb: Any, limits: Any, collect: Any = None) -> Any:
+    def flaky(nb: Any, limits: Any, keep_export: Any = None) -> Any:
         calls.append("run")
         raise OSError("Too many open files (simulated)")
 
-    monkeypatch.setattr(grading, "run_notebook", flaky)
+    monkeypatch.setattr(pipeline, "run_notebook", flaky)
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "correct.ipynb").write_bytes((SUBMISSIONS / "correct.ipynb").read_bytes())
@@ -183,7 +184,7 @@ def test_a_crash_in_scoring_is_one_grader_error_row(tmp_path: Path, monkeypatch:
     def broken(*args: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(grading, "rebuild", broken)
+    monkeypatch.setattr(pipeline, "rebuild", broken)
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "correct.ipynb").write_bytes((SUBMISSIONS / "correct.ipynb").read_bytes())
@@ -205,10 +206,12 @@ def test_unreadable_submission_files_are_one_row(tmp_path: Path, no_kernel: None
 
 
 def test_a_setup_cell_that_runs_out_of_time_before_student_code_is_a_grader_error() -> None:
-    from course.grading import Job, score
-    from course.notebook_format import resolve_exercise
-    from course.rebuild import rebuild
-    from course.sandbox import Limits, RunOutcome
+    from course.authoring.notebook_format import resolve_exercise
+    from course.grading.pipeline import Job
+    from course.grading.rebuild import rebuild
+    from course.grading.scoring import score_run
+    from course.sandbox.limits import Limits
+    from course.sandbox.run import RunOutcome
 
     exercise = resolve_exercise("ex01")
     rebuilt = rebuild(exercise, read_submission(SUBMISSIONS / "correct.ipynb"))
@@ -219,15 +222,17 @@ def test_a_setup_cell_that_runs_out_of_time_before_student_code_is_a_grader_erro
         {"kind": "finished"},
     ]
     run = RunOutcome(records=records, kernel_ready_s=1.0)
-    result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(cell_timeout=10))
+    result = score_run(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, None, Limits(cell_timeout=10))
     assert result.status == "grader error" and "overloaded" in result.problems[-1]
 
 
 def test_a_cell_stopped_by_the_memory_limit_is_an_out_of_memory_row() -> None:
-    from course.grading import Job, score
-    from course.notebook_format import resolve_exercise
-    from course.rebuild import rebuild
-    from course.sandbox import Limits, RunOutcome
+    from course.authoring.notebook_format import resolve_exercise
+    from course.grading.pipeline import Job
+    from course.grading.rebuild import rebuild
+    from course.grading.scoring import score_run
+    from course.sandbox.limits import Limits
+    from course.sandbox.run import RunOutcome
 
     exercise = resolve_exercise("ex01")
     rebuilt = rebuild(exercise, read_submission(SUBMISSIONS / "correct.ipynb"))
@@ -237,17 +242,19 @@ def test_a_cell_stopped_by_the_memory_limit_is_an_out_of_memory_row() -> None:
         {"kind": "finished"},
     ]
     run = RunOutcome(records=records, kernel_ready_s=1.0)
-    result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(memory_mb=2048))
+    result = score_run(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, None, Limits(memory_mb=2048))
     assert result.status == "out of memory"
     assert "more memory than the 2048 MB" in result.problems[0]
     assert "more memory than a notebook may use" in feedback_markdown(result)
 
 
 def test_a_run_that_hit_the_process_limit_is_a_sandbox_violation_row() -> None:
-    from course.grading import Job, score
-    from course.notebook_format import resolve_exercise
-    from course.rebuild import rebuild
-    from course.sandbox import Limits, RunOutcome
+    from course.authoring.notebook_format import resolve_exercise
+    from course.grading.pipeline import Job
+    from course.grading.rebuild import rebuild
+    from course.grading.scoring import score_run
+    from course.sandbox.limits import Limits
+    from course.sandbox.run import RunOutcome
 
     exercise = resolve_exercise("ex01")
     rebuilt = rebuild(exercise, read_submission(SUBMISSIONS / "correct.ipynb"))
@@ -258,7 +265,7 @@ def test_a_run_that_hit_the_process_limit_is_a_sandbox_violation_row() -> None:
         RunOutcome(records=[storm, {"kind": "finished"}], kernel_ready_s=1.0),  # RLIMIT_NPROC: the cell's error
         RunOutcome(records=[{**storm, "error": None}, {"kind": "finished"}], kernel_ready_s=1.0, processes_refused=7),
     ):
-        result = score(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, Limits(max_processes=256))
+        result = score_run(Job(exercise, SUBMISSIONS / "correct.ipynb"), rebuilt, run, None, Limits(max_processes=256))
         assert result.status == "sandbox violation"
         assert "more than 256 processes or threads" in result.problems[0]
         assert "more processes or threads than a notebook may" in feedback_markdown(result)

@@ -1,6 +1,7 @@
 """Checks of a student's own classes run outside the kernel: a sandboxed probe process, compared in the trusted one.
 
-A class that satisfies the visible check's fixed inputs but not the task (course/class_probes.py's probes draw
+A class that satisfies the visible check's fixed inputs but not the task (course/verification/class_probes.py's probes
+draw
 arguments, inputs and weights from a secret seed) loses the points the kernel gave it; class bodies that try to
 reach the project run in the sandbox and change nothing.
 """
@@ -13,9 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import class_probes, grading
-from course.notebook_format import load_exercise
-from course.sandbox import Limits
+from course.authoring.notebook_format import load_exercise
+from course.grading import batch as grading
+from course.sandbox.limits import Limits
+from course.verification import class_probes
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "course" / "solutions"
@@ -88,8 +90,8 @@ def test_class_bodies_run_in_the_sandbox_and_correct_classes_keep_full_marks(tmp
 
 
 def test_every_probe_cell_is_for_a_verified_check_and_never_reaches_a_starter() -> None:
-    from course import trusted
-    from course.starters import make_starter
+    from course.authoring.starters import make_starter
+    from course.verification import trusted
 
     probed = 0
     for path in sorted(SOLUTIONS.glob("ex*.ipynb")):
@@ -107,7 +109,7 @@ def test_every_probe_cell_is_for_a_verified_check_and_never_reaches_a_starter() 
 
 @pytest.mark.slow
 def test_a_class_that_never_returns_stops_the_probe_not_the_grader(tmp_path: Path) -> None:
-    from course.sandbox import run_probes
+    from course.sandbox.run import run_probes
 
     definitions = ["class Slow:\n    def __init__(self):\n        while True:\n            pass"]
     probes = {"q_slow": "import numpy as np\nout['made'] = type(Slow()).__name__\n"}

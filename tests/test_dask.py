@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from tiny_exercise import write_exercise, write_submissions
 
-from course import cpu_time, disk_quota
+from course.authoring.notebook_format import load_exercise
 from course.cli import main
-from course.grading import grade_folder
-from course.notebook_format import load_exercise
-from course.sandbox import Limits
+from course.grading.batch import grade_folder
+from course.sandbox import cpu_time, disk_quota
+from course.sandbox.limits import Limits
 
 pytest.importorskip("distributed")
 

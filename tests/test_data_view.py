@@ -1,8 +1,10 @@
 """A graded kernel sees only the data its exercise's locked cells load: the held-out test images are not there.
 
 The trusted worker measures accuracy on real test images the notebook never loads (``held_out_loaders`` in
-course/trusted.py). These tests prove a submission cannot read them: its kernel (and the class probe runner) sees a
-grader's data view (course/data_view.py) instead of the data folder and the data cache, in which every test image
+course/verification/trusted.py). These tests prove a submission cannot read them: its kernel (and the class probe
+runner) sees a
+grader's data view (course/sandbox/data_view.py) instead of the data folder and the data cache, in which every test
+image
 that the locked cells' calls do not return is zeros; and the locked calls themselves return what they always did.
 """
 
@@ -19,11 +21,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from course import data_view
-from course.data_view import DataView, DataViewWarning, Load
-from course.grading import Job, grade_jobs
-from course.notebook_format import find_exercises, load_exercise
-from course.sandbox import Limits
+from course.authoring.notebook_format import find_exercises, load_exercise
+from course.grading.batch import Job, grade_jobs
+from course.sandbox import data_view
+from course.sandbox.data_view import DataView, DataViewWarning, Load
+from course.sandbox.limits import Limits
 from toolkit.data import loaders
 from toolkit.data.errors import ChecksumError, DataNotFoundError
 from toolkit.data.view import MANIFEST as VIEW_MANIFEST
@@ -48,7 +50,7 @@ def _image_digests(images: np.ndarray) -> set[str]:
 
 def _held_out_digests(draws: int = 6) -> set[str]:
     """Digests of the test images the trusted worker would measure the locked call's model on, for a few seeds."""
-    from course.trusted import held_out_loaders
+    from course.verification.trusted import held_out_loaders
 
     found: set[str] = set()
     for seed in range(draws):
@@ -270,16 +272,16 @@ def test_a_literal_call_that_cannot_run_is_an_error_naming_the_cell(tmp_path: Pa
 
 
 def test_the_sandbox_binds_the_view_instead_of_the_data_folder_and_cache(real_data: Path, tmp_path: Path) -> None:
-    from course import sandbox
-    from course.forkserver import SlotPool
+    from course.sandbox import run as sandbox
+    from course.sandbox.forkserver import SlotPool
 
     view = DataView((Load("mnist", 20, 0),))
     limits = Limits(data_view=view)
     folder = data_view.folder(view)
-    assert sandbox._readonly(tmp_path / "lib", limits) == [tmp_path / "lib", folder]
+    assert sandbox.readonly_views(tmp_path / "lib", limits) == [tmp_path / "lib", folder]
     env = sandbox.kernel_env(tmp_path / "work", tmp_path / "runtime", limits)
     assert env["KERAS_COURSE_DATA"] == str(folder) and env["KERAS_COURSE_CACHE"].startswith(str(tmp_path / "work"))
-    assert real_data in sandbox._readonly(tmp_path / "lib", Limits())  # without a view: the data folder, as before
+    assert real_data in sandbox.readonly_views(tmp_path / "lib", Limits())  # without a view: the data folder, as before
     other = Limits(data_view=DataView((Load("mnist", 30, 0),)))
     assert SlotPool.key(limits) != SlotPool.key(other) != SlotPool.key(Limits())
     assert SlotPool.key(limits) == SlotPool.key(Limits(data_view=DataView((Load("mnist", 20, 0),))))
@@ -289,11 +291,11 @@ def test_the_sandbox_binds_the_view_instead_of_the_data_folder_and_cache(real_da
 def test_the_class_probe_runner_sees_the_view_not_the_data(
     real_data: Path, cache_root: Path, tmp_path: Path, with_view: bool
 ) -> None:
-    from course.sandbox import run_probes
+    from course.sandbox.run import run_probes
 
     real = [str(real_data / "mnist.npz"), str(real_data / "cifar10-jpeg.tar.gz"), str(cache_root)]
     definitions = ["import os", f"class Spy:\n    seen = [p for p in {real!r} if os.path.exists(p)]"]
-    probes = {"spy": "out['seen'] = Spy.seen"}
+    probes = {"spy": "def probe(rng):\n    return {'seen': Spy.seen}"}
     limits = Limits(preload=None, data_view=DataView((Load("mnist", 20, 0),)) if with_view else None)
     (tmp_path / "answers").mkdir()
     assert run_probes(definitions, probes, 0, limits, tmp_path / "answers") is None

@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course.grading import read_submission
-from course.notebook_format import resolve_exercise
-from course.rebuild import rebuild
+from course.authoring.notebook_format import resolve_exercise
+from course.grading.batch import read_submission
+from course.grading.rebuild import rebuild
 
 SUBMISSIONS = Path(__file__).resolve().parent / "fixtures" / "submissions" / "ex01"
 

@@ -1,4 +1,5 @@
-"""The kernel fork server (course/kernel_zygote.py, course/forkserver.py): one sandbox serves many submissions in
+"""The kernel fork server (course/kernel_side/kernel_zygote.py, course/sandbox/forkserver.py): one sandbox serves many
+submissions in
 turn, so nothing of one submission may reach the next, and no kernel may reach the server it was forked from."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import forkserver
-from course.sandbox import Limits, RunOutcome, run_notebook
+from course.sandbox import forkserver
+from course.sandbox.limits import Limits
+from course.sandbox.run import RunOutcome, run_notebook
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only")
 MARK = "876.54321"  # the `sleep` argument of the process the first submission leaves behind

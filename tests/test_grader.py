@@ -16,14 +16,16 @@ from typing import Any
 import nbformat
 import pytest
 
+from course.authoring.notebook_format import course_meta, find_exercises, resolve_exercise
+from course.authoring.starters import EXERCISES_DIR
 from course.cli import main
-from course.gradebook import CheckResult, Gradebook, SubmissionResult, feedback_markdown, gradebook_csv
-from course.grading import Job, Unreadable, grade_jobs, read_submission
-from course.nbval_plugin import sign
-from course.notebook_format import course_meta, find_exercises, resolve_exercise
-from course.rebuild import rebuild
-from course.sandbox import Limits, _read_results, preflight, run_notebook
-from course.starters import EXERCISES_DIR
+from course.grading.batch import Job, Unreadable, grade_jobs, read_submission
+from course.grading.rebuild import rebuild
+from course.kernel_side.nbval_plugin import sign
+from course.reports.gradebook import Gradebook, feedback_markdown, gradebook_csv
+from course.reports.records import CheckResult, SubmissionResult
+from course.sandbox.limits import Limits
+from course.sandbox.run import _read_results, preflight, run_notebook
 from toolkit import i18n
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -151,17 +153,22 @@ def test_rebuild_of_an_untouched_starter_notes_nothing() -> None:
 
 def test_signed_results_are_verified_and_forged_lines_dropped(tmp_path: Path) -> None:
     secret = "s" * 64
-    good = {"kind": "cell", "check": "q1", "passed": True}
+    good = {
+        "kind": "cell", "when": "call", "index": 3, "check": "q1", "student_cell": None, "passed": True, "token": True,
+        "error": None, "timeout": False, "limit": None, "died": False, "seconds": 0.5, "t": 12.5,
+    }  # fmt: skip
+    malformed = sign(secret, {**good, "passed": "yes"})  # signed, but not a record the plugin writes
+    partial = sign(secret, {"kind": "cell", "check": "q4", "passed": True})
     forged = json.dumps({"record": {"kind": "cell", "check": "q2", "passed": True}, "mac": "0" * 64})
     resigned = sign("another secret", {"kind": "cell", "check": "q3", "passed": True})
     path = tmp_path / "results.jsonl"
-    path.write_text("\n".join([sign(secret, good), forged, resigned, "not json"]) + "\n")
+    path.write_text("\n".join([sign(secret, good), forged, resigned, "not json", malformed, partial]) + "\n")
     records, rejected = _read_results(path, secret)
-    assert records == [good] and rejected == 3
+    assert records == [good] and rejected == 5
 
 
 def test_limits_validate_their_values() -> None:
-    with pytest.raises(ValueError, match="cell_timeout must be a positive number of seconds"):
+    with pytest.raises(ValueError, match="cell_timeout must be a positive number of CPU seconds"):
         Limits(cell_timeout=0)
     with pytest.raises(ValueError, match="no such user 'no-such-user-here'|needs the grader to run as root"):
         Limits(user="no-such-user-here")
@@ -225,7 +232,7 @@ def test_cli_reruns_replace_the_outputs_with_identical_ones(tmp_path: Path) -> N
     second = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     log = first.pop("runs.jsonl")  # the run log grows by one line a run; everything else is identical
     assert second.pop("runs.jsonl").startswith(log) and len(log.splitlines()) == 1
-    assert first == second and len(first) == 14  # gradebook, 3 feedback files, 4 reports, 3 records, 3 kept files
+    assert first == second and len(first) == 15  # gradebook, 3 feedback, 4 reports, 3 records, 3 kept, term.json
     assert (out / "gradebook.csv").stat().st_mode & 0o777 == 0o644
 
 
@@ -273,7 +280,7 @@ def test_a_dead_kernel_is_noticed_within_seconds_not_at_the_cell_timeout() -> No
 @pytest.mark.slow
 def test_the_secret_reaches_neither_the_kernel_nor_its_files(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "f00d" * 16
-    monkeypatch.setattr("course.sandbox.secrets.token_hex", lambda n: secret)
+    monkeypatch.setattr("course.sandbox.run.secrets.token_hex", lambda n: secret)
     spy = (
         "import os, pathlib\n"
         "seen = [repr(dict(os.environ))]\n"

@@ -21,9 +21,10 @@ import nbformat
 import pytest
 from test_sandbox import _answered  # a correct ex01 submission with one cell added
 
-from course import forkserver
-from course.kernel_zygote import remove_tree
-from course.sandbox import Limits, run_notebook
+from course.kernel_side.kernel_zygote import remove_tree
+from course.sandbox import forkserver
+from course.sandbox.limits import Limits
+from course.sandbox.run import run_notebook
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -175,7 +176,7 @@ def test_one_file_cannot_pass_the_quota_and_tmp_is_full_at_its_size() -> None:
 def test_a_temporary_folder_too_long_for_the_kernels_sockets_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from course import sandbox
+    from course.sandbox import run as sandbox
 
     monkeypatch.setattr(sandbox.tempfile, "gettempdir", lambda: "/tmp/" + "x" * 80)
     with pytest.raises(ValueError, match=r"too long a path .* set TMPDIR to a shorter folder"):

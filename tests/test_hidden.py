@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from tiny_exercise import CANARY, write_exercise, write_submissions
 
-from course.grading import grade_folder
-from course.notebook_format import load_exercise
-from course.sandbox import Limits
+from course.authoring.notebook_format import load_exercise
+from course.grading.batch import grade_folder
+from course.sandbox.limits import Limits
 
 
 @pytest.mark.slow

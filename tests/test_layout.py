@@ -99,3 +99,86 @@ def test_each_lesson_points_to_an_existing_exercise() -> None:
         assert refs, f"{path.name} does not point to its exercise"
         missing = [r for r in refs if not (ROOT / r).exists()]
         assert not missing, f"{path.name} points to missing exercises: {missing}"
+
+
+# ---------------------------------------------------------------- course/: laid out by job, no import cycle
+
+
+def _course_imports() -> dict[str, set[str]]:
+    """course module -> the course modules it imports when it runs (function-level imports included; imports
+    under ``if TYPE_CHECKING:`` left out, since they never run)."""
+    import ast
+
+    modules = {}
+    for path in (ROOT / "course").rglob("*.py"):
+        if "solutions" in path.parts:
+            continue
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for node in ast.walk(block)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("course"):
+                targets = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            edges[name] |= {t for t in targets if t in modules and t != name and t != "course"}
+    return edges
+
+
+def test_course_has_no_import_cycle() -> None:
+    edges = _course_imports()
+    cycles = []
+    for start in edges:  # a module that can reach itself through the modules it imports
+        seen, todo = set(), list(edges[start])
+        while todo:
+            module = todo.pop()
+            if module == start:
+                cycles.append(start)
+                break
+            if module not in seen:
+                seen.add(module)
+                todo.extend(edges[module])
+    assert not cycles, f"modules of course/ in an import cycle: {sorted(cycles)}"
+
+
+def test_kernel_side_scripts_import_only_the_standard_library_and_their_neighbours() -> None:
+    """What runs beside the student's code (course/kernel_side/) never imports ``course``: the sandbox has no copy."""
+    import ast
+
+    allowed_third_party = {"pytest", "nbval", "ipykernel", "numpy", "IPython", "jupyter_client", "zmq"}
+    neighbours = {p.stem for p in (ROOT / "course" / "kernel_side").glob("*.py")}
+    offenders = []
+    for path in sorted((ROOT / "course" / "kernel_side").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0
+                else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            )  # fmt: skip
+            for name in names:
+                top = name.split(".")[0]
+                stdlib = top in sys.stdlib_module_names or top == "__future__"
+                if top == "course" or not (stdlib or top in neighbours or top in allowed_third_party):
+                    offenders.append(f"{path.name}: {name}")
+    assert not offenders, offenders
+
+
+def test_course_is_laid_out_by_job() -> None:
+    top = sorted(p.stem for p in (ROOT / "course").glob("*.py"))
+    assert top == ["__init__", "__main__", "atomic_write", "cli", "nbval_lang", "translations"], top
+    for package in ("authoring", "grading", "verification", "sandbox", "kernel_side", "reports", "term"):
+        assert (ROOT / "course" / package / "__init__.py").is_file(), package
+    from course.grading.pipeline import STEPS
+
+    assert [name for name, _ in STEPS] == ["read", "rebuild", "instrument", "run", "probe", "verify", "score"]

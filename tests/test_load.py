@@ -1,6 +1,6 @@
 """Grades do not depend on load: time limits count CPU seconds, wall-clock time is only a backstop.
 
-Fast part: the CPU meter (course/cpu_time.py), the messages, and the retry of a run that timed out while the
+Fast part: the CPU meter (course/sandbox/cpu_time.py), the messages, and the retry of a run that timed out while the
 machine was overloaded. Slow part (real kernels): with the machine oversubscribed about 3x by busy processes this
 test starts (each bounded in time, all killed at the end), correct solutions, English and Chinese, and correct
 fixtures still get full marks; a CPU-bound cell is still cut at its CPU limit, and a sleeping cell only by the
@@ -23,11 +23,13 @@ import nbformat
 import pytest
 
 import course
-from course import cpu_time, grading
-from course.gradebook import CheckResult, SubmissionResult
-from course.grading import Job, default_threads, grade_jobs
-from course.notebook_format import load_exercise, resolve_exercise
-from course.sandbox import Limits, RunOutcome, run_notebook
+from course.authoring.notebook_format import load_exercise, resolve_exercise
+from course.grading import pipeline, scoring
+from course.grading.batch import Job, default_threads, grade_jobs
+from course.reports.records import CheckResult, SubmissionResult
+from course.sandbox import cpu_time
+from course.sandbox.limits import Limits
+from course.sandbox.run import RunOutcome, run_notebook
 
 SOLUTIONS = Path(course.__file__).resolve().parent / "solutions"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions" / "ex01"
@@ -79,13 +81,14 @@ def test_wall_factor_below_one_is_refused() -> None:
 
 
 def _scored(records: list[dict[str, Any]], **run: Any) -> SubmissionResult:
-    from course.files import read_submission
-    from course.rebuild import rebuild
+    from course.grading.files import read_submission
+    from course.grading.rebuild import rebuild
 
     exercise = resolve_exercise("ex01")
     rebuilt = rebuild(exercise, read_submission(FIXTURES / "correct.ipynb"))
     outcome = RunOutcome(records=[*records, {"kind": "finished"}], kernel_ready_s=1.0, **run)
-    return grading.score(Job(exercise, FIXTURES / "correct.ipynb"), rebuilt, outcome, Limits(cell_timeout=10))
+    job = Job(exercise, FIXTURES / "correct.ipynb")
+    return scoring.score_run(job, rebuilt, outcome, None, Limits(cell_timeout=10))
 
 
 CELL = {"kind": "cell", "when": "call", "check": None, "error": None, "token": False, "passed": False}
@@ -101,19 +104,21 @@ def test_the_feedback_names_the_limit_that_stopped_a_cell() -> None:
     assert whole.status == "timeout" and "The whole notebook used more than 600 CPU seconds" in whole.problems[-1]
 
 
-def test_a_death_or_wall_timeout_under_overload_is_flagged_and_a_cpu_stop_is_not() -> None:
+def test_a_death_or_a_timeout_under_overload_is_flagged_and_not_on_an_idle_machine() -> None:
     died = {**CELL, "index": 5, "student_cell": 3, "timeout": False, "limit": None, "died": True}
     busy = _scored([died], load_peak=7.5, cores=2)
     assert busy.status == "kernel died"
-    assert f"{grading.OVERLOADED} (load 7.5 on 2 cores) during this run" in busy.flags
+    assert f"{scoring.OVERLOADED} (load 7.5 on 2 cores) during this run" in busy.flags
     starved = _scored([died], load_peak=1.0, cores=2, cpu_share=0.3)
     assert any("got 30% of the CPU time it asked for" in f for f in starved.flags)
     idle = _scored([died], load_peak=1.0, cores=2, cpu_share=0.95)
-    assert not any(f.startswith(grading.OVERLOADED) for f in idle.flags)
+    assert not any(f.startswith(scoring.OVERLOADED) for f in idle.flags)
     by_wall = _scored([], timed_out=True, stopped_by="wall", load_peak=7.5, cores=2)
-    assert by_wall.status == "timeout" and any(f.startswith(grading.OVERLOADED) for f in by_wall.flags)
-    by_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=7.5, cores=2)  # CPU seconds: whatever the load
-    assert by_cpu.status == "timeout" and not any(f.startswith(grading.OVERLOADED) for f in by_cpu.flags)
+    assert by_wall.status == "timeout" and any(f.startswith(scoring.OVERLOADED) for f in by_wall.flags)
+    by_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=7.5, cores=2)  # CPU seconds grow under load too
+    assert by_cpu.status == "timeout" and any(f.startswith(scoring.OVERLOADED) for f in by_cpu.flags)
+    idle_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=1.0, cores=2, cpu_share=0.95)
+    assert idle_cpu.status == "timeout" and not any(f.startswith(scoring.OVERLOADED) for f in idle_cpu.flags)
 
 
 def _result(status: str, flags: tuple[str, ...] = ()) -> SubmissionResult:
@@ -122,15 +127,15 @@ def _result(status: str, flags: tuple[str, ...] = ()) -> SubmissionResult:
 
 
 def test_an_overloaded_timeout_is_graded_once_more_and_the_row_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    overloaded = f"{grading.OVERLOADED} (load 6.1 on 2 cores) during this run"
+    overloaded = f"{scoring.OVERLOADED} (load 6.1 on 2 cores) during this run"
     attempts = iter([_result("timeout", (overloaded,)), _result("graded")])
-    monkeypatch.setattr(grading, "_safe_attempt", lambda job, limits: next(attempts))
-    result = grading._retried(Job(resolve_exercise("ex01"), FIXTURES / "correct.ipynb"), Limits())
+    monkeypatch.setattr(pipeline, "_safe_attempt", lambda job, limits: next(attempts))
+    result = pipeline._retried(Job(resolve_exercise("ex01"), FIXTURES / "correct.ipynb"), Limits())
     assert (result.status, result.total) == ("graded", 1)
     assert "retried: the machine was overloaded (load 6.1 on 2 cores) during the first run" in result.flags
     once = iter([_result("timeout")])  # an idle machine: a timeout is the submission's own, graded once
-    monkeypatch.setattr(grading, "_safe_attempt", lambda job, limits: next(once))
-    assert grading._retried(Job(resolve_exercise("ex01"), FIXTURES / "correct.ipynb"), Limits()).status == "timeout"
+    monkeypatch.setattr(pipeline, "_safe_attempt", lambda job, limits: next(once))
+    assert pipeline._retried(Job(resolve_exercise("ex01"), FIXTURES / "correct.ipynb"), Limits()).status == "timeout"
 
 
 # ---------------------------------------------------------------- slow: real kernels on an oversubscribed machine

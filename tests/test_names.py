@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from course import grading
 from course.cli import main
-from course.files import safe_file_name
-from course.gradebook import CheckResult, Gradebook, SubmissionResult, feedback_markdown, gradebook_csv, gradebook_html
-from course.reports import report_files
+from course.grading import pipeline
+from course.grading.files import safe_file_name
+from course.reports.analysis import report_files
+from course.reports.gradebook import Gradebook, feedback_markdown, gradebook_csv, gradebook_html
+from course.reports.records import CheckResult, SubmissionResult
 
 SUBMISSIONS = Path(__file__).resolve().parent / "fixtures" / "submissions" / "ex01"
 BROKEN = (SUBMISSIONS / "invalid_json.ipynb").read_bytes()  # status invalid: "not valid JSON"
@@ -36,7 +37,7 @@ def _no_kernel(*args: Any, **kwargs: Any) -> Any:
 
 @pytest.fixture
 def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grading, "run_notebook", _no_kernel)
+    monkeypatch.setattr(pipeline, "run_notebook", _no_kernel)
 
 
 def _write(folder: Path, name: bytes | str, data: bytes) -> None:
@@ -215,7 +216,7 @@ def test_reports_strip_bidi_characters_from_names_given_directly() -> None:
 
 
 def test_names_stay_distinct_when_a_file_is_named_like_the_tie_breaker(tmp_path: Path) -> None:
-    from course.files import output_names, student_names
+    from course.grading.files import output_names, student_names
 
     folder = tmp_path / "subs"
     folder.mkdir()
@@ -247,7 +248,7 @@ def test_text_that_cannot_be_written_as_utf8_never_stops_the_gradebook(tmp_path:
 
 
 def test_only_characters_that_may_be_invisible_are_looked_up() -> None:
-    from course.files import _SUSPECT, strip_invisible
+    from course.grading.files import _SUSPECT, strip_invisible
 
     skipped = [chr(c) for c in range(0x110000) if not _SUSPECT.match(chr(c))]
     assert not [hex(ord(ch)) for ch in skipped if ch not in "\n\t" and unicodedata.category(ch)[0] in "CZ"

@@ -16,10 +16,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import notebook_setup as ns
-from course.notebook_format import load_exercise
-from course.rebuild import rebuild
-from course.starters import editions, make_starter, sync_starters
+from course.authoring import notebook_setup as ns
+from course.authoring.notebook_format import load_exercise
+from course.authoring.starters import editions, make_starter, sync_starters
+from course.grading.rebuild import rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 # A publication for these tests only (the course has no public repository; tests/test_publish.py covers "none").

@@ -201,8 +201,8 @@ def test_an_instructors_own_exercise_is_verified_like_a_shipped_one(tmp_path: Pa
     assert lint.returncode == 0, lint.stderr
     assert "q3_scale: kernel only: the exercise is not calibrated yet" in lint.stdout, lint.stdout
 
-    from course.notebook_format import load_exercise
-    from course.starters import make_starter
+    from course.authoring.notebook_format import load_exercise
+    from course.authoring.starters import make_starter
 
     solution = nbformat.read(str(solution_path), as_version=4)
     starter = make_starter(load_exercise(solution_path))
@@ -237,8 +237,8 @@ def test_an_instructors_own_exercise_is_verified_like_a_shipped_one(tmp_path: Pa
 
 
 def test_inconsistent_declarations_are_refused_with_the_cell_and_the_fix(tmp_path: Path) -> None:
-    from course.notebook_format import load_exercise
-    from course.verification_plan import problems
+    from course.authoring.notebook_format import load_exercise
+    from course.verification.plan import problems
 
     nb = _exercise()
     nb.cells.insert(

@@ -67,7 +67,8 @@ def _third_party_imports(package: str) -> set[str]:
                 continue
             if _is_optional(node, parents):
                 continue
-            # a script's sibling (course/kernel_launcher.py imports kernel_audit.py, copied beside it) is no package
+            # a script's sibling (course/kernel_side/kernel_launcher.py imports kernel_audit.py, copied beside it) is
+            # no package
             found.update(n for name in names if not (path.parent / f"{(n := name.split('.')[0])}.py").exists())
     return {name for name in found if name not in sys.stdlib_module_names and name not in PACKAGES + ("__future__",)}
 

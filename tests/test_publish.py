@@ -22,8 +22,8 @@ import nbformat
 import pytest
 
 from course import book
-from course import notebook_setup as ns
 from course import translations as tr
+from course.authoring import notebook_setup as ns
 from course.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

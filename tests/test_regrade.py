@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from course import grading
 from course.cli import main
-from course.gradebook import CheckResult, Gradebook, SubmissionResult
+from course.grading import batch as grading
+from course.reports.gradebook import Gradebook
+from course.reports.records import CheckResult, SubmissionResult
 
 SEVEN = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
 

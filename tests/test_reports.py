@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from course.gradebook import CheckResult, Gradebook, SubmissionResult
-from course.reports import canvas_csv, item_analysis, item_analysis_csv, moodle_csv, read_roster
+from course.reports.analysis import canvas_csv, item_analysis, item_analysis_csv, moodle_csv, read_roster
+from course.reports.gradebook import Gradebook
+from course.reports.records import CheckResult, SubmissionResult
 
 
 def _result(student: str, points: tuple[int, int], status: str = "graded") -> SubmissionResult:

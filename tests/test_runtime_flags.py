@@ -1,4 +1,5 @@
-"""Review flags from what a kernel did at run time (course/kernel_audit.py), beside the static ones (test_flags.py).
+"""Review flags from what a kernel did at run time (course/kernel_side/kernel_audit.py), beside the static ones
+(test_flags.py).
 
 The attacks are written so that a reading of the source does not see them (names built from character codes), so
 the flags asserted here can only come from the audit hook. A correct submission gets none of them.
@@ -13,9 +14,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import grading, kernel_audit
-from course.notebook_format import load_exercise
-from course.sandbox import Limits
+from course.authoring.notebook_format import load_exercise
+from course.grading import batch as grading
+from course.kernel_side import kernel_audit
+from course.sandbox.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -23,7 +23,8 @@ import nbformat
 import pytest
 
 import course
-from course.sandbox import Limits, run_notebook
+from course.sandbox.limits import Limits
+from course.sandbox.run import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -159,7 +160,7 @@ finally:
 @pytest.mark.slow
 @pytest.mark.parametrize("fork_server", [True, False], ids=["fork-server", "own-sandbox"])
 def test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind(fork_server: bool) -> None:
-    from course import forkserver
+    from course.sandbox import forkserver
 
     cells = [FORK_STORM, "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)"]
     limits = Limits(preload=None, cell_timeout=60, timeout=120, max_processes=128, keep_work=True,
@@ -188,7 +189,7 @@ def test_a_fork_storm_hits_the_process_limit_and_leaves_nothing_behind(fork_serv
 def test_without_a_cgroup_the_kernel_gets_an_nproc_rlimit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    from course import sandbox
+    from course.sandbox import run as sandbox
 
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 4242)  # a grader that is not root: no cgroup of its own
     (tmp_path / "r").mkdir()
@@ -280,8 +281,8 @@ def test_a_submission_cannot_harm_the_project_its_classmates_or_the_batch(tmp_pa
 def test_no_sandbox_means_an_explicit_flag_and_marked_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from course import bwrap
     from course.cli import main
+    from course.sandbox import bwrap
 
     monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)  # a machine without bubblewrap
     folder = tmp_path / "subs"

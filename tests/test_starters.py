@@ -12,9 +12,9 @@ from typing import Any
 import nbformat
 import pytest
 
+from course.authoring.notebook_format import FormatError, course_meta, find_exercises, load_exercise, stub_solutions
+from course.authoring.starters import EXERCISES_DIR, make_starter, sync_starters
 from course.cli import main
-from course.notebook_format import FormatError, course_meta, find_exercises, load_exercise, stub_solutions
-from course.starters import EXERCISES_DIR, make_starter, sync_starters
 from toolkit.checks import check_hashed
 
 SOLUTIONS = find_exercises()
@@ -218,7 +218,7 @@ def test_course_hash_prints_a_digest_that_check_hashed_accepts(capsys: pytest.Ca
 
 
 def test_starters_default_to_the_checkout_or_the_working_folder_never_site_packages(tmp_path: Path) -> None:
-    from course.starters import default_exercises_dir
+    from course.authoring.starters import default_exercises_dir
 
     checkout = tmp_path / "clone"
     (checkout / "course").mkdir(parents=True)

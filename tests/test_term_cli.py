@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from test_regrade import FakeGrader, _files, _folder, _grade, _rows
 
-from course import grading
+from course.grading import batch as grading
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_late_work_from_a_manifest_and_the_roster_survives_regrades(
 
 
 def test_release_after_due_and_a_chinese_submission(tmp_path: Path, fake: FakeGrader) -> None:
-    from course.notebook_format import SOLUTIONS_DIR
+    from course.authoring.notebook_format import SOLUTIONS_DIR
 
     nb = nbformat.read(SOLUTIONS_DIR / "ex01_sequential.ipynb", as_version=4)
     for cell in nb.cells:

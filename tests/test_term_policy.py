@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from course.gradebook import CheckResult, Gradebook, SubmissionResult, feedback_markdown, gradebook_csv
-from course.grading import HIDDEN_FAILED
+from course.authoring.notebook_format import resolve_exercise
+from course.grading.scoring import HIDDEN_FAILED
 from course.i18n import LANGUAGES, catalog_path, feedback_text
-from course.notebook_format import resolve_exercise
+from course.reports.gradebook import Gradebook, feedback_markdown, gradebook_csv
+from course.reports.records import CheckResult, SubmissionResult
 from course.term.assess import assess
 from course.term.due import days_late, parse_policy, parse_time
 from course.term.overrides import Override, read_overrides
@@ -212,7 +213,7 @@ def test_both_catalogs_have_the_same_texts_with_the_same_fields() -> None:
     for key, text in english["frame"].items():
         assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", chinese["frame"][key])), key
         assert re.search(r"[\u4e00-\u9fff]", chinese["frame"][key]), f"{key} is not translated"
-    from course.gradebook import STATUSES
+    from course.reports.records import STATUSES
 
     assert all(f"status.{s}" in chinese["frame"] for s in STATUSES)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from course.authoring.notebook_format import SOLUTIONS_DIR
+from course.authoring.starters import EXERCISES_DIR
 from course.cli import main
-from course.notebook_format import SOLUTIONS_DIR
-from course.starters import EXERCISES_DIR
 
 
 def _grade(folder: Path, out: Path, *extra: str) -> None:

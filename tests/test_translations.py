@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import string
 from pathlib import Path
@@ -14,7 +13,7 @@ from course import translations as tr
 from toolkit import checks, i18n
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOG = ROOT / "toolkit" / "i18n" / "zh_CN.json"
+CATALOG = ROOT / "toolkit" / "i18n" / "locale" / "zh_CN" / "LC_MESSAGES" / "toolkit.po"
 
 
 def test_every_english_notebook_has_an_up_to_date_translation() -> None:
@@ -108,8 +107,8 @@ def test_cells_out_of_step_are_named(pair: tuple[Path, Path]) -> None:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "course" / "solutions" / "zh").glob("ex*.ipynb")))
 def test_a_chinese_notebook_rebuilds_against_the_english_source_with_nothing_to_note(name: str) -> None:
-    from course.notebook_format import load_exercise
-    from course.rebuild import rebuild
+    from course.authoring.notebook_format import load_exercise
+    from course.grading.rebuild import rebuild
 
     exercise = load_exercise(ROOT / "course" / "solutions" / name)
     for folder in (ROOT / "course" / "solutions" / "zh", ROOT / "exercises" / "zh"):
@@ -122,7 +121,7 @@ def test_a_chinese_notebook_rebuilds_against_the_english_source_with_nothing_to_
 
 
 def test_the_starters_of_the_chinese_edition_open_themselves_on_colab() -> None:
-    from course import notebook_setup as ns
+    from course.authoring import notebook_setup as ns
 
     publication = ns.read_publication(ROOT)  # unpublished: a Chinese line on running it locally instead of a badge
     for starter in sorted((ROOT / "exercises" / "zh").glob("*.ipynb")):
@@ -131,7 +130,7 @@ def test_the_starters_of_the_chinese_edition_open_themselves_on_colab() -> None:
 
 
 def test_the_catalog_translates_every_learner_facing_message() -> None:
-    catalog = json.loads(CATALOG.read_text(encoding="utf-8"))
+    catalog = i18n.catalog("zh-CN")  # the compiled catalog the toolkit reads (tests/test_i18n_catalog.py: the .po)
     missing = sorted(tr.message_ids(ROOT) - set(catalog))
     assert not missing, f"{len(missing)} messages have no Chinese text in {CATALOG.name}: {missing[:5]}"
     for english, chinese in catalog.items():

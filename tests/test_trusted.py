@@ -17,11 +17,12 @@ from typing import Any
 import nbformat
 import pytest
 
-from course import calibration, trusted, verification_plan
-from course.gradebook import SubmissionResult
-from course.grading import Job, grade_jobs
-from course.notebook_format import find_exercises, resolve_exercise
-from course.sandbox import Limits
+from course.authoring.notebook_format import find_exercises, resolve_exercise
+from course.grading.batch import Job, grade_jobs
+from course.reports.records import SubmissionResult
+from course.sandbox.limits import Limits
+from course.verification import calibration, trusted
+from course.verification import plan as verification_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

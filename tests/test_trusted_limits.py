@@ -21,9 +21,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from course import disk_quota, export_limits, trusted
-from course.files import copy_regular_files
-from course.notebook_format import resolve_exercise
+from course.authoring.notebook_format import resolve_exercise
+from course.grading.files import copy_regular_files
+from course.sandbox import disk_quota
+from course.verification import export_limits, trusted
 
 GiB = 2**30
 _DENSE = {"module": "keras.layers", "class_name": "Dense", "registered_name": None}
@@ -213,7 +214,7 @@ def _python_of(pid: int) -> int:
     """The worker's Python process, inside its sandbox below ``pid``."""
     for child in [pid, *disk_quota.descendants(pid)]:
         argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        if b"course.trusted" in argv and not argv[0].endswith(b"bwrap"):
+        if b"course.verification.trusted" in argv and not argv[0].endswith(b"bwrap"):
             return child
     raise AssertionError(f"no trusted worker below {pid}")
 
@@ -294,8 +295,8 @@ np.save(os.path.join(_folder, "y_test.npy"), _y)
 def test_grading_an_untrained_model_with_its_own_test_data_gives_no_training_points(tmp_path: Path) -> None:
     import sys
 
-    from course.grading import Job, grade_jobs
-    from course.sandbox import Limits
+    from course.grading.batch import Job, grade_jobs
+    from course.sandbox.limits import Limits
 
     sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
     try:

@@ -25,8 +25,14 @@ from toolkit.widgets.explorer import ActivationExplorer, call_options, explore
 from toolkit.widgets.panel_base import LatestOnly
 from toolkit.widgets.panel_data import fit_to_input
 from toolkit.widgets.panel_output import texts
-from toolkit.widgets.pictures import feature_grid, probabilities
-from toolkit.widgets.training_panel import TrainingPanel
+from toolkit.widgets.pictures import (
+    PICTURE_DPI,
+    activation_bars_figure,
+    feature_grid,
+    probabilities,
+    probability_bars_figure,
+)
+from toolkit.widgets.training_panel import CURVES_DPI, TrainingPanel, curves_figure
 from toolkit.widgets.tuner import LayerTuner, render_state
 
 L = keras.layers
@@ -294,6 +300,33 @@ def test_snapshot_and_display_bundle_keep_a_static_copy(tmp_path: Path) -> None:
         tuner.set(unit=3)
 
 
+def test_the_stored_copy_of_a_tuner_shows_its_diagram_as_a_png() -> None:
+    """Untrusted JupyterLab and GitHub strip an SVG inside HTML (leaving its labels as run-on text) but keep an
+    <img> with a data: URI, so the static copy stored in the notebook carries the diagram as a PNG."""
+    import base64
+    import io
+
+    from nbval.plugin import get_sanitize_patterns
+    from PIL import Image
+
+    tuner = LayerTuner(build_mlp, units=(8, 64, 8), background=False)
+    stored = tuner._repr_mimebundle_()["text/html"]
+    assert "<svg" not in stored
+    found = re.findall(r'<img class="toolkit-diagram" alt="([^"]*)" src="data:image/png;base64,([^"]+)"', stored)
+    assert len(found) == 1 and "diagram of mlp" in found[0][0]
+    png = base64.b64decode(found[0][1])
+    assert Image.open(io.BytesIO(png)).format == "PNG" and len(png) < 60_000
+    assert "<svg" in tuner.output.outputs[0]["data"]["text/html"]  # the live panel (trusted) keeps the SVG
+    # nbval compares only that a diagram picture is there: its pixels differ between Graphviz versions
+    rules = get_sanitize_patterns((REPO / "tests" / "nbval_sanitize.cfg").read_text())
+    other = '<img src="data:image/png;base64,iVBORw0KGgo=" alt="loss and accuracy curves">'
+    sanitized = stored + other
+    for regex, replace in rules:
+        sanitized = re.sub(regex, replace, sanitized)
+    assert "toolkit-diagram" in sanitized and found[0][1] not in sanitized
+    assert other in sanitized  # other pictures (matplotlib curves) are left alone
+
+
 def panel_of(kind: str) -> Any:
     """One panel of each kind, small and synchronous (real MNIST for the two that need images)."""
     if kind == "tuner":
@@ -384,6 +417,63 @@ def test_training_panel_trains_on_real_mnist_with_live_curves(real_data: None) -
     tuner.set(units=16)  # a new model: new curves
     panel.train(epochs=1)
     assert len(panel.history["loss"]) == 1 and panel.model is tuner.model
+
+
+READABLE_PX = 12  # 9 pt on a 96-dpi screen: the smallest text a chart may show
+
+
+def rendered_px(text: Any, dpi: float) -> float:
+    """How many pixels tall a matplotlib Text is drawn in a PNG saved at ``dpi``."""
+    return float(text.get_fontsize()) * dpi / 72
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7, 40])
+def test_the_curves_have_integer_epoch_ticks_that_do_not_run_together(epochs: int) -> None:
+    history = {k: list(np.linspace(1, 0.1, epochs)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    fig = curves_figure(history)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        labels = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]  # drawn ones
+        assert labels and all(re.fullmatch(r"\d+", x) for x in labels), labels
+        assert 1 <= len(labels) <= 10 and int(labels[0]) >= 0 and int(labels[-1]) <= epochs + 1, labels
+        assert ax.get_title() and all(rendered_px(t, CURVES_DPI) >= READABLE_PX for t in ax.get_yticklabels())
+
+
+def test_the_probability_chart_has_a_title_and_readable_ticks() -> None:
+    p = np.array([0.05, 0.7, 0.05, 0.2])
+    fig = probability_bars_figure(p, ["zero", "one", "two", "three"])
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    assert "probabilit" in ax.get_title().lower()
+    ticks = [t for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+    assert {t.get_text() for t in ax.get_yticklabels()} == {"zero", "one", "two", "three"}
+    small = [(t.get_text(), rendered_px(t, PICTURE_DPI)) for t in ticks if rendered_px(t, PICTURE_DPI) < READABLE_PX]
+    assert not small, f"tick labels smaller than 9 pt: {small}"
+    bars = activation_bars_figure(np.linspace(-1, 1, 64))
+    bars.canvas.draw()
+    assert bars.axes[0].get_title()
+    assert all(rendered_px(t, PICTURE_DPI) >= READABLE_PX for t in bars.axes[0].get_xticklabels())
+
+
+@pytest.mark.slow
+def test_pressing_train_on_a_new_model_clears_the_old_curves_at_once(real_data: None) -> None:
+    models = iter([build_mlp(16), build_mlp(24)])
+    panel = TrainingPanel(
+        lambda: next(models), "mnist", epochs=2, n_train=64, n_test=16, batch_size=32, background=False
+    )
+    panel.train()
+    assert texts(panel.output) == [panel.summary_line()] and panel.summary_line().startswith("epoch 2")
+    seen: list[list[str]] = []
+
+    class AtStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs: Any = None) -> None:
+            seen.append(texts(panel.output))
+
+    panel.callbacks.append(AtStart())
+    panel.train(epochs=3)  # a new model: before its first epoch ends, the old curves are gone
+    assert seen == [["training epochs 1 to 3 ..."]], seen
+    assert len(panel.history["loss"]) == 3
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ _PUBLIC = {
     "load_mnist": "toolkit.data:load_mnist",
     "load_cifar10": "toolkit.data:load_cifar10",
     "summary": "toolkit.inspection.summary:summary",
+    "profile": "toolkit.profiling.measure:profile",  # measured forward time per row, epoch forecast
     "ModelSummary": "toolkit.render.summary_view:ModelSummary",
     "diagram": "toolkit.inspection.diagram:diagram",
     "Diagram": "toolkit.inspection.diagram:Diagram",
@@ -48,7 +49,7 @@ __all__ = [  # the same names as _PUBLIC (a test keeps them equal)
     "ActivationExplorer", "CallTable", "Diagram", "EpochLogger", "GraphvizMissing", "LayerTuner", "ModelSummary",
     "TrainingPanel", "calls", "checks", "data", "datasets", "device", "diagram", "doctor", "explain_error",
     "feature_extractor", "input_at", "input_shape_at", "load_cifar10", "load_mnist", "output_at", "output_of",
-    "output_shape_at",
+    "output_shape_at", "profile",
     "record_result", "render_state", "seed", "set_language", "setup_notebook", "summary",
 ]
 
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # for mypy and editors: the same names, imported eagerly
     )
     from toolkit.inspection.summary import summary
     from toolkit.notebook_setup import setup_notebook
+    from toolkit.profiling.measure import profile
     from toolkit.render.call_table import CallTable
     from toolkit.render.summary_view import ModelSummary
     from toolkit.widgets.explorer import ActivationExplorer

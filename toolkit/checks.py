@@ -256,7 +256,8 @@ def check_config_roundtrip(layer: Any, hint: str | None = None) -> None:
 
 
 def _digest(question_id: str, answer: Any, salt: str, rounds: int) -> str:
-    message = f"{question_id}\n{json.dumps(_plain(answer, N_('answer')), separators=(',', ':'))}"
+    plain = _plain(answer, N_("answer"))
+    message = f"{question_id}\n{json.dumps(plain, separators=(',', ':'))}"
     return hashlib.pbkdf2_hmac("sha256", message.encode(), salt.encode(), rounds).hex()
 
 

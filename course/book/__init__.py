@@ -97,8 +97,11 @@ def pages(edition: Edition) -> list[str]:
 
 def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
     """The edition's ``conf.py``: MyST-NB on the stored outputs, the book theme, the language switch."""
-    others = [{"dir": e.lang, "label": e.label, "code": e.code, "pages": pages(e)} for e in all_editions
-              if e.lang != edition.lang]
+    others = [
+        {"dir": e.lang, "label": e.label, "code": e.code, "pages": pages(e)}
+        for e in all_editions
+        if e.lang != edition.lang
+    ]
     title = TITLES.get(edition.lang, TITLES["en"])
     config = {
         "project": title,
@@ -112,8 +115,10 @@ def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
         "nb_mime_priority_overrides": [("html", "application/vnd.jupyter.widget-view+json", None)],
         "templates_path": ["_templates"],
         "html_theme": "sphinx_book_theme",
-        "html_theme_options": {"article_header_end": ["language-switch.html", "article-header-buttons.html"],
-                               "home_page_in_toc": True},
+        "html_theme_options": {
+            "article_header_end": ["language-switch.html", "article-header-buttons.html"],
+            "home_page_in_toc": True,
+        },
         "book_switch": others,
     }
     return "".join(f"{key} = {value!r}\n" for key, value in config.items())
@@ -127,8 +132,14 @@ def exercises_page(edition: Edition) -> str:
 
 
 def index_page(edition: Edition) -> str:
-    lines = [f"# {TITLES.get(edition.lang, TITLES['en'])}", "", "```{toctree}", ":maxdepth: 1",
-             f":caption: {LESSONS.get(edition.lang, LESSONS['en'])}", ""]
+    lines = [
+        f"# {TITLES.get(edition.lang, TITLES['en'])}",
+        "",
+        "```{toctree}",
+        ":maxdepth: 1",
+        f":caption: {LESSONS.get(edition.lang, LESSONS['en'])}",
+        "",
+    ]
     lines += [f"lessons/{p.stem}" for p in edition.lessons]
     lines += ["```", "", "```{toctree}", ":maxdepth: 1", "", "exercises", "```"]
     return "\n".join(lines) + "\n"
@@ -163,18 +174,22 @@ def _sphinx(folder: Path, label: str) -> tuple[Path, tuple[str, ...]]:
     try:  # the book is built by instructors and CI: Sphinx comes with the [dev] extra, not with [course]
         from sphinx.cmd.build import build_main
     except ImportError:
-        raise BookError("building the book needs Sphinx, MyST-NB and sphinx-book-theme: "
-                        "pip install -e '.[dev]' (or run `make book`, which sets that up)") from None
+        raise BookError(
+            "building the book needs Sphinx, MyST-NB and sphinx-book-theme: "
+            "pip install -e '.[dev]' (or run `make book`, which sets that up)"
+        ) from None
 
     made, log = folder / "_build" / "html", folder / "_build" / "warnings.txt"
-    code = build_main(["-b", "html", "-E", "-q", "-w", str(log), "-d", str(folder / "_build" / "doctrees"),
-                       str(folder), str(made)])
-    lines = tuple(line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()) if log.exists() \
-        else ()
+    code = build_main(
+        ["-b", "html", "-E", "-q", "-w", str(log), "-d", str(folder / "_build" / "doctrees"), str(folder), str(made)]
+    )
+    lines = tuple(line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()) if log.exists() else ()
     errors = [line for line in lines if "ERROR:" in line or "CRITICAL:" in line or "SEVERE:" in line]
     if code != 0 or errors or not (made / "index.html").exists():
-        raise BookError(f"Sphinx failed for the {label} edition (exit {code}); fix these in the notebooks:\n"
-                        + "\n".join((errors or list(lines))[-40:]))
+        raise BookError(
+            f"Sphinx failed for the {label} edition (exit {code}); fix these in the notebooks:\n"
+            + "\n".join((errors or list(lines))[-40:])
+        )
     return made, tuple(line for line in lines if "WARNING:" in line)
 
 
@@ -192,8 +207,9 @@ def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT) -> list[Bu
         shutil.copytree(made, target)
         built.append(Built(edition.lang, target, warnings))
     links = "".join(f'<li><a href="{e.lang}/index.html" hreflang="{e.code}">{e.label}</a></li>' for e in found)
-    (out / "index.html").write_text(f'<!doctype html><meta charset="utf-8"><title>{TITLES["en"]}</title>'
-                                    f"<ul>{links}</ul>\n", encoding="utf-8")
+    (out / "index.html").write_text(
+        f'<!doctype html><meta charset="utf-8"><title>{TITLES["en"]}</title><ul>{links}</ul>\n', encoding="utf-8"
+    )
     return built
 
 

@@ -18,8 +18,14 @@ TEMPLATE = """{%- if language_switch %}
 def switch_links(pagename: str, others: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Relative links from ``pagename`` to the same page in each other edition (its index when it has none)."""
     up = "../" * (pagename.count("/") + 1)
-    return [{"label": o["label"], "code": o["code"],
-             "href": f"{up}{o['dir']}/{pagename if pagename in o['pages'] else 'index'}.html"} for o in others]
+    return [
+        {
+            "label": o["label"],
+            "code": o["code"],
+            "href": f"{up}{o['dir']}/{pagename if pagename in o['pages'] else 'index'}.html",
+        }
+        for o in others
+    ]
 
 
 def _page_context(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:

@@ -1,6 +1,7 @@
 """One student's standing in the term: the graded result with overrides, release and the late penalty applied.
 
-A pure function of a result, what is known of its submission and the :class:`Term`; course/gradebook.py renders the
+A pure function of a result, what is known of its submission and the :class:`Term`; course/reports/gradebook.py renders
+the
 :class:`Standing` records it returns (gradebook columns, LMS columns, the feedback's lines).
 """
 
@@ -15,8 +16,8 @@ from course.term.overrides import Override
 from course.term.release import shown
 from course.term.settings import Stamp, Term
 
-if TYPE_CHECKING:  # the records course/gradebook.py defines; that module imports this one
-    from course.gradebook import CheckResult, SubmissionResult
+if TYPE_CHECKING:  # the records course/reports/gradebook.py defines; that module imports this one
+    from course.reports.records import CheckResult, SubmissionResult
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from course import results_store as store
-from course.files import find_submissions, student_names
-from course.notebook_format import Exercise
+from course.authoring.notebook_format import Exercise
+from course.grading import results_store as store
+from course.grading.files import find_submissions, student_names
 from course.term import settings
 from course.term.due import parse_policy, parse_time
 from course.term.overrides import FILE as OVERRIDES

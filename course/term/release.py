@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from course.notebook_format import Exercise, course_meta
+from course.authoring.notebook_format import Exercise, course_meta
 
 RELEASES = ("now", "after_due", "never")
 

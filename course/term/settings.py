@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from course.starters import write_atomically
+from course.atomic_write import write_atomically
 from course.term.due import NO_PENALTY, LatePolicy, parse_policy, parse_time, show_time
 from course.term.overrides import FILE as OVERRIDES
 from course.term.overrides import Override

@@ -6,7 +6,7 @@ Where the data comes from, in order:
    ``cifar10-jpeg.tar.gz``), each file checked against its SHA-256 digest in :data:`FILES` before use;
 2. only if that variable is unset (or empty): Keras's own download, for learners who are online.
 
-A grader's data view (``toolkit/data/view.py``, written by course/data_view.py) is read instead when the folder
+A grader's data view (``toolkit/data/view.py``, written by course/sandbox/data_view.py) is read instead when the folder
 holds its manifest: the same arrays, except the test images the exercise's cells do not load, which are zeros.
 
 A variable that is set but names a missing folder or a folder without the file is an error straight away,

@@ -1,4 +1,4 @@
-"""A grader's data view: a folder holding the data sets as a graded notebook may see them (course/data_view.py).
+"""A grader's data view: a folder holding the data sets as a graded notebook may see them (course/sandbox/data_view.py).
 
 When ``KERAS_COURSE_DATA`` names a folder holding :data:`MANIFEST`, ``load_mnist``/``load_cifar10`` read the view
 instead of ``mnist.npz``/``cifar10-jpeg.tar.gz``: neither the original files nor the CIFAR-10 cache are needed.

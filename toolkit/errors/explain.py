@@ -9,6 +9,7 @@ from toolkit.errors.context import collect
 from toolkit.errors.families import FAMILIES
 from toolkit.errors.records import Diagnosis, ErrorContext
 from toolkit.errors.rules import RULES
+from toolkit.i18n import tr
 
 _FLAGS = re.IGNORECASE | re.DOTALL
 
@@ -41,8 +42,12 @@ def diagnose(exc: BaseException) -> Diagnosis | None:
     """What the doctor knows about ``exc``: its family and sentence, or None for an error it does not know."""
     if not isinstance(exc, BaseException):
         raise TypeError(
-            f"explain_error() needs an exception (got {type(exc).__name__} {str(exc)[:60]!r}); catch it first: "
-            "try: ... except Exception as exc: toolkit.explain_error(exc)"
+            tr(
+                "explain_error() needs an exception (got {cls} {text!r}); catch it first: try: ... except Exception "
+                "as exc: toolkit.explain_error(exc)",
+                cls=type(exc).__name__,
+                text=str(exc)[:60],
+            )
         )
     return diagnose_context(collect(exc))
 

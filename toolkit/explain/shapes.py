@@ -441,7 +441,7 @@ def shape_term(
         return Term(
             "shape",
             SHAPE,
-            msg("no derivation for {cls}: the shape Keras reports", cls=facts.class_name or "this call"),
+            msg("no derivation for {cls}: the shape Keras reports", cls=facts.class_name or msg("this call")),
             "",
             shown,
             outputs,

@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "catalog", "language", "ntr", "set_language", "tr"]
+__all__ = ["DOMAIN", "Catalog", "LANGUAGES", "LOCALE_DIR", "N_", "catalog", "language", "ntr", "set_language", "tr"]
 
 LANGUAGES = ("en", "zh-CN")
 DOMAIN = "toolkit"
@@ -74,22 +74,29 @@ def language(environ: Any = None) -> str:
     return _ALIASES.get(found.lower(), "en") if found else "en"
 
 
+class Catalog(gettext.GNUTranslations):
+    """A compiled catalog that can also list its messages (for the tests and tools that check translations)."""
+
+    _catalog: dict[str | tuple[str, int], str]  # where GNUTranslations keeps them; it has no public listing
+
+    def messages(self) -> dict[str, str]:
+        """msgid -> translation; the header ("") and plural forms (tuple keys) left out."""
+        return {k: v for k, v in self._catalog.items() if isinstance(k, str) and k}
+
+
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled catalog of ``lang`` (English: none, every message is its own text); read once."""
     if lang == "en":
         return gettext.NullTranslations()
     # fallback=False: a missing .mo is a packaging error, and saying so beats a silently English course
-    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang.replace("-", "_")])
+    return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang.replace("-", "_")], class_=Catalog)
 
 
 def catalog(lang: str) -> dict[str, str]:
     """English text -> the text in ``lang`` (empty for English): every translated message of the catalog."""
     found = translations(lang)
-    # GNUTranslations keeps its messages in _catalog (no public way to list them); "" is the header,
-    # tuple keys are plural forms
-    messages = getattr(found, "_catalog", {})
-    return {k: v for k, v in messages.items() if isinstance(k, str) and k}
+    return found.messages() if isinstance(found, Catalog) else {}
 
 
 def N_(text: str) -> str:  # noqa: N802  (gettext's name for it, which the extraction looks for)
@@ -97,13 +104,13 @@ def N_(text: str) -> str:  # noqa: N802  (gettext's name for it, which the extra
     return text
 
 
-def tr(text: str, **fields: Any) -> str:
+def tr(text: str, /, **fields: Any) -> str:
     """``text`` in the current language, with ``{name}`` fields filled in from ``fields``."""
     template = translations(language()).gettext(text) if text else text
     return template.format(**fields) if fields else template
 
 
-def ntr(singular: str, plural: str, n: int, **fields: Any) -> str:
+def ntr(singular: str, plural: str, n: int, /, **fields: Any) -> str:
     """``singular`` or ``plural`` as ``n`` asks, in the current language (``{n}`` is filled in too)."""
     template = translations(language()).ngettext(singular, plural, n)
     return template.format(n=n, **fields)

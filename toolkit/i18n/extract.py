@@ -18,11 +18,11 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
-def _literals(node: ast.Call) -> Iterator[ast.Constant]:
+def _literals(node: ast.Call) -> Iterator[str]:
     for value in [*node.args, *(kw.value for kw in node.keywords)]:
-        for part in ast.walk(value) if isinstance(value, ast.BoolOp) else [value]:
+        for part in value.values if isinstance(value, ast.BoolOp) else [value]:  # hint=hint or "..."
             if isinstance(part, ast.Constant) and isinstance(part.value, str) and " " in part.value:
-                yield part
+                yield part.value
 
 
 def check_texts(
@@ -48,4 +48,4 @@ def check_texts(
                 and node.func.attr.startswith("check_")
             ):
                 for literal in _literals(node):
-                    yield number, None, literal.value, []
+                    yield number, None, literal, []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolkit.i18n import N_, tr
 from toolkit.records import Shape
 from toolkit.render.tables import fmt_shapes
 
@@ -19,16 +20,20 @@ def short_repr(value: Any) -> str:
     """How an error names a value it refuses: an array or tensor by its shape, anything else by a short repr."""
     shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None and not isinstance(value, type):
-        kind = "a NumPy array" if type(value).__module__ == "numpy" else f"a tensor ({type(value).__name__})"
+        kind = (tr("a NumPy array") if type(value).__module__ == "numpy"
+                else tr("a tensor ({cls})", cls=type(value).__name__))
         dims = tuple(None if d is None else int(d) for d in shape)
-        return f"{kind} of shape {fmt_shapes([dims])}, dtype {getattr(dtype, 'name', dtype)}"
+        return tr("{kind} of shape {shape}, dtype {dtype}", kind=kind, shape=fmt_shapes([dims]),
+                  dtype=getattr(dtype, "name", dtype))
     text = " ".join(repr(value).split())  # one line: a repr can span many
     text = text if len(text) <= REPR_LIMIT else text[: REPR_LIMIT - 3] + "..."
     kind = type(value).__name__
-    return f"{text}, {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+    if kind[:1].lower() in "aeiou":
+        return tr("{text}, an {kind}", text=text, kind=kind)
+    return tr("{text}, a {kind}", text=text, kind=kind)
 
 
-EXAMPLE = "e.g. input_shape=(28, 28) for one input or [(28, 28), (10,)] for two"
+EXAMPLE = N_("e.g. input_shape=(28, 28) for one input or [(28, 28), (10,)] for two")
 
 
 def is_shape(value: Any) -> bool:
@@ -39,19 +44,21 @@ def is_shape(value: Any) -> bool:
 def normalise(input_shape: Any) -> list[Shape]:
     """(28, 28) -> [(None, 28, 28)]; [(8,), (4,)] -> [(None, 8), (None, 4)]."""
     if isinstance(input_shape, dict):
-        raise TypeError(f"a dict input_shape is for subclassed models called on a dict ({EXAMPLE}).")
+        raise TypeError(tr("a dict input_shape is for subclassed models called on a dict ({example}).",
+                           example=tr(EXAMPLE)))
     if isinstance(input_shape, list) and input_shape and all(isinstance(s, tuple | list) for s in input_shape):
         shapes = [tuple(s) for s in input_shape]
     elif isinstance(input_shape, tuple | list):
         shapes = [tuple(input_shape)]
     else:
-        hint = f" (write ({input_shape},) for one dimension of {input_shape})" if is_shape([input_shape]) else ""
-        raise TypeError(f"input_shape must be a tuple of ints without the batch dimension ({EXAMPLE}); "
-                        f"got {short_repr(input_shape)}{hint}.")
+        hint = (tr(" (write ({value},) for one dimension of {value})", value=input_shape)
+                if is_shape([input_shape]) else "")
+        raise TypeError(tr("input_shape must be a tuple of ints without the batch dimension ({example}); got "
+                           "{got}{hint}.", example=tr(EXAMPLE), got=short_repr(input_shape), hint=hint))
     for s in shapes:
         if not is_shape(s):
-            raise ValueError(f"input_shape entries must be positive ints or None, without the batch dimension "
-                             f"({EXAMPLE}); got {short_repr(input_shape)}.")
+            raise ValueError(tr("input_shape entries must be positive ints or None, without the batch dimension "
+                                "({example}); got {got}.", example=tr(EXAMPLE), got=short_repr(input_shape)))
     return [(None,) + s for s in shapes]
 
 
@@ -61,8 +68,9 @@ def normalise_dict(input_shape: dict[Any, Any]) -> dict[str, Shape]:
     for key, value in input_shape.items():
         if not is_shape(value):
             fix = f"({value},)" if is_shape([value]) else "(28, 28)"
-            raise TypeError(f"input_shape[{key!r}] must be a tuple of positive ints without the batch dimension "
-                            f"(got {short_repr(value)}); write e.g. input_shape={{{key!r}: {fix}, ...}}.")
+            raise TypeError(tr("input_shape[{key!r}] must be a tuple of positive ints without the batch dimension "
+                               "(got {got}); write e.g. input_shape={{{key!r}: {fix}, ...}}.", key=key,
+                               got=short_repr(value), fix=fix))
         out[str(key)] = (None,) + tuple(value)
     return out
 
@@ -74,8 +82,8 @@ def sample_shapes(sample: Any) -> ShapesOrDict:
     shapes: dict[Any, Shape] = {}
     for key, x in items:
         if not hasattr(x, "shape") or len(x.shape) < 1:
-            raise TypeError(f"sample must be a batch of arrays (one array, a list or a dict of them, batch first); "
-                            f"got {short_repr(x)}. E.g. sample=x_train[:2].")
+            raise TypeError(tr("sample must be a batch of arrays (one array, a list or a dict of them, batch first); "
+                               "got {got}. E.g. sample=x_train[:2].", got=short_repr(x)))
         shapes[key] = (None,) + tuple(None if d is None else int(d) for d in x.shape[1:])
     return {str(k): v for k, v in shapes.items()} if isinstance(sample, dict) else list(shapes.values())
 
@@ -95,6 +103,6 @@ def check_sample(given: ShapesOrDict, sample_shapes: ShapesOrDict) -> None:
         a is not None and len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a[1:], b[1:]))
         for a, b in pairs)
     if not fits:
-        raise ValueError(f"input_shape {shapes_fmt(given)} and the sample's shape {shapes_fmt(sample_shapes)} "
-                         f"(batch left out) disagree: pass only sample=, whose shapes the trace follows, or make "
-                         f"them match.")
+        raise ValueError(tr("input_shape {given} and the sample's shape {sample} (batch left out) disagree: pass "
+                            "only sample=, whose shapes the trace follows, or make them match.",
+                            given=shapes_fmt(given), sample=shapes_fmt(sample_shapes)))

@@ -7,6 +7,7 @@ from typing import Any
 
 from toolkit import keras_graph
 from toolkit._keras import keras
+from toolkit.i18n import tr
 from toolkit.inspection.input_shapes import (
     ShapesOrDict,
     check_sample,
@@ -30,22 +31,24 @@ def require_model(model: Any, what: str) -> None:
         return
     if isinstance(model, type) and issubclass(model, keras.layers.Layer):
         raise TypeError(
-            f"{what}() needs a model, but got the class {model.__name__} itself, not a model made from it: "
-            f"instantiate it first, e.g. {what}({model.__name__}(), input_shape=...)."
+            tr("{what}() needs a model, but got the class {cls} itself, not a model made from it: instantiate it "
+               "first, e.g. {what}({cls}(), input_shape=...).", what=what, cls=model.__name__)
         )
     if isinstance(model, keras.layers.Layer):
         raise TypeError(
-            f"{what}() needs a Keras model, but got the layer {model.name!r} ({type(model).__name__}). "
-            f"Wrap it in a model first, e.g. keras.Sequential([keras.Input(shape=...), layer])."
+            tr("{what}() needs a Keras model, but got the layer {name!r} ({cls}). Wrap it in a model first, e.g. "
+               "keras.Sequential([keras.Input(shape=...), layer]).", what=what, name=model.name,
+               cls=type(model).__name__)
         )
     if hasattr(model, "shape") and hasattr(model, "dtype"):
         raise TypeError(
-            f"{what}() needs a Keras model (got {short_repr(model)}: data, not a model). Pass the model itself, "
-            f"e.g. {what}(model), and give the data's shape as input_shape= if the model is not built."
+            tr("{what}() needs a Keras model (got {got}: data, not a model). Pass the model itself, e.g. "
+               "{what}(model), and give the data's shape as input_shape= if the model is not built.", what=what,
+               got=short_repr(model))
         )
     raise TypeError(
-        f"{what}() needs a Keras model (got {short_repr(model)}). Build one with "
-        f"keras.Sequential([...]) or keras.Model(inputs, outputs), or subclass keras.Model."
+        tr("{what}() needs a Keras model (got {got}). Build one with keras.Sequential([...]) or "
+           "keras.Model(inputs, outputs), or subclass keras.Model.", what=what, got=short_repr(model))
     )
 
 
@@ -53,7 +56,7 @@ def _given_shapes(model: Any, input_shape: InputShape, sample: Any) -> ShapesOrD
     """The shapes the learner gave (input_shape, else the sample's), checked; None when neither was given."""
     if isinstance(input_shape, dict) and not keras_graph.is_graph_model(model):
         if isinstance(model, keras.Sequential):
-            raise ValueError("A Sequential model has one input: pass input_shape=(...), not a dict.")
+            raise ValueError(tr("A Sequential model has one input: pass input_shape=(...), not a dict."))
         given: ShapesOrDict | None = normalise_dict(input_shape)
     else:
         given = None if input_shape is None else normalise(input_shape)
@@ -79,15 +82,15 @@ def resolve_input_shapes(
         known = keras_graph.built_input_shapes(model)
         if known is None:
             raise ValueError(
-                f"Model {model.name!r} has not been built yet, so the shapes of its layers are unknown. "
-                f"Pass input_shape= (without the batch dimension), e.g. {what}(model, input_shape=(28, 28)), "
-                f"or call the model on data once."
+                tr("Model {name!r} has not been built yet, so the shapes of its layers are unknown. Pass "
+                   "input_shape= (without the batch dimension), e.g. {what}(model, input_shape=(28, 28)), or call "
+                   "the model on data once.", name=model.name, what=what)
             )
         given = ({k: (None,) + tuple(s[1:]) for k, s in known.items()} if isinstance(known, dict)
                  else [(None,) + tuple(s[1:]) for s in known])
     if isinstance(model, keras.Sequential):
         if isinstance(given, dict) or len(given) != 1:
-            raise ValueError(f"A Sequential model has one input; got {len(given)} input shapes.")
+            raise ValueError(tr("A Sequential model has one input; got {n} input shapes.", n=len(given)))
         _build_sequential(model, given[0])
         return None
     return given
@@ -100,8 +103,9 @@ def _build_sequential(model: Any, shape: Shape) -> None:
     except Exception as err:  # Keras raises ValueError/TypeError with its own wording
         _blame_a_layer(model, shape, err)
         raise ValueError(
-            f"input_shape {fmt_shapes([shape[1:]])} does not fit model {model.name!r}: "
-            f"{keras_graph.error_text(err)} Check the shape your first layer expects (without the batch)."
+            tr("input_shape {shape} does not fit model {name!r}: {error} Check the shape your first layer expects "
+               "(without the batch).", shape=fmt_shapes([shape[1:]]), name=model.name,
+               error=keras_graph.error_text(err))
         ) from err
     if not keras_graph.is_graph_model(model):  # Keras gives up quietly when a layer has no shape rule
         _blame_a_layer(model, shape, None)
@@ -113,9 +117,10 @@ def _warn_if_batch_kept(model: Any, shape: Shape) -> None:
         return
     rest = tuple(shape[2:])
     warnings.warn(
-        f"input_shape={tuple(shape[1:])} has {len(shape) - 1} dimensions, and Dense layers act on the last one "
-        f"only, so model {model.name!r} is built for inputs of shape (batch, {', '.join(map(str, shape[1:]))}). "
-        f"If {shape[1]} is your batch size, leave it out: input_shape={rest}.",
+        tr("input_shape={shape} has {n} dimensions, and Dense layers act on the last one only, so model {name!r} "
+           "is built for inputs of shape (batch, {dims}). If {first} is your batch size, leave it out: "
+           "input_shape={rest}.", shape=tuple(shape[1:]), n=len(shape) - 1, name=model.name,
+           dims=", ".join(map(str, shape[1:])), first=shape[1], rest=rest),
         UserWarning, stacklevel=4,
     )
 
@@ -129,21 +134,22 @@ def _blame_a_layer(model: Any, shape: Shape, err: BaseException | None) -> None:
         except Exception as inner:  # noqa: BLE001  reported to the learner with its class and message
             keras_error = type(inner).__name__ in ("ValueError", "TypeError") and type(layer).__module__.startswith(
                 "keras.")
-            what = (f"layer {layer.name!r} ({type(layer).__name__}) raised {type(inner).__name__} when called on "
-                    f"{fmt_shapes([tuple(x.shape)])}: {keras_graph.error_text(inner)}")
+            what = tr("layer {name!r} ({cls}) raised {error} when called on {shape}: {text}", name=layer.name,
+                      cls=type(layer).__name__, error=type(inner).__name__, shape=fmt_shapes([tuple(x.shape)]),
+                      text=keras_graph.error_text(inner))
             if keras_error:
                 raise ValueError(
-                    f"input_shape {fmt_shapes([shape[1:]])} does not fit model {model.name!r}: {what} Check the "
-                    f"shape your first layer expects (without the batch)."
+                    tr("input_shape {shape} does not fit model {name!r}: {error} Check the shape your first layer "
+                       "expects (without the batch).", shape=fmt_shapes([shape[1:]]), name=model.name, error=what)
                 ) from inner
             raise ValueError(
-                f"Building model {model.name!r} for inputs of shape {fmt_shapes([shape[1:]])} failed: {what} "
-                f"That is an error inside the layer's own code (its build(), call() or compute_output_shape()), "
-                f"not in input_shape: fix the layer, then run this again."
+                tr("Building model {name!r} for inputs of shape {shape} failed: {what} That is an error inside the "
+                   "layer's own code (its build(), call() or compute_output_shape()), not in input_shape: fix the "
+                   "layer, then run this again.", name=model.name, shape=fmt_shapes([shape[1:]]), what=what)
             ) from inner
     if err is None:
-        raise ValueError(f"Keras could not build model {model.name!r} for inputs of shape "
-                         f"{fmt_shapes([shape[1:]])}, and every layer works when called alone.")
+        raise ValueError(tr("Keras could not build model {name!r} for inputs of shape {shape}, and every layer works "
+                            "when called alone.", name=model.name, shape=fmt_shapes([shape[1:]])))
 
 
 def _check_against(model: Any, given: list[Shape]) -> None:
@@ -156,8 +162,9 @@ def _check_against(model: Any, given: list[Shape]) -> None:
     if not ok:
         want = fmt_shapes([e[1:] for e in expected])
         raise ValueError(
-            f"Model {model.name!r} already has inputs of shape {want} (batch left out), but input_shape was "
-            f"{fmt_shapes([g[1:] for g in given])}. Leave input_shape out for a built model, or pass {want}."
+            tr("Model {name!r} already has inputs of shape {want} (batch left out), but input_shape was {given}. "
+               "Leave input_shape out for a built model, or pass {want}.", name=model.name, want=want,
+               given=fmt_shapes([g[1:] for g in given]))
         )
 
 
@@ -167,19 +174,19 @@ def walk(model: Any, input_shape: InputShape, what: str, sample: Any = None) -> 
     try:
         return keras_graph.walk_model(model, shapes, sample=sample)
     except keras_graph.LayerCallFailed as err:
-        fix = ("Check input_shape (leave out the batch dimension) and what call() passes to that layer."
-               if err.builtin else "That is an error inside the layer's own code (its build() or call()), not in "
-               "input_shape: fix the layer, then run this again.")
-        raise ValueError(f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: {err} "
-                         f"{fix}") from err
+        fix = (tr("Check input_shape (leave out the batch dimension) and what call() passes to that layer.")
+               if err.builtin else tr("That is an error inside the layer's own code (its build() or call()), not "
+                                      "in input_shape: fix the layer, then run this again."))
+        raise ValueError(tr("Calling model {name!r} on inputs of shape {shapes} failed: {error} {fix}",
+                            name=model.name, shapes=shapes_fmt(shapes), error=err, fix=fix)) from err
     except keras_graph.ModelCallFailed as err:
         raise ValueError(_own_code_failure(model, shapes, err)) from err
     except (ValueError, TypeError) as err:
         if shapes is None:
             raise
         raise ValueError(
-            f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: "
-            f"{keras_graph.error_text(err)} Check input_shape (leave out the batch dimension)."
+            tr("Calling model {name!r} on inputs of shape {shapes} failed: {error} Check input_shape (leave out the "
+               "batch dimension).", name=model.name, shapes=shapes_fmt(shapes), error=keras_graph.error_text(err))
         ) from err
 
 
@@ -188,8 +195,8 @@ def _own_code_failure(model: Any, shapes: Any, err: Any) -> str:
     if isinstance(err.error, KeyError) and isinstance(shapes, dict):
         key = keras_graph.error_text(err.error)
         key = key if key[:1] in "'\"" else repr(key)
-        return (f"The call() of model {model.name!r} looked up the input {key}, but input_shape has only "
-                f"{', '.join(map(repr, shapes))}: name the inputs as call() reads them, e.g. "
-                f"input_shape={{{key}: ..., ...}}.")
-    return (f"Calling model {model.name!r} on inputs of shape {shapes_fmt(shapes)} failed: {err}. Check "
-            f"input_shape (leave out the batch dimension) and the model's call().")
+        return tr("The call() of model {name!r} looked up the input {key}, but input_shape has only {names}: name "
+                  "the inputs as call() reads them, e.g. input_shape={{{key}: ..., ...}}.", name=model.name, key=key,
+                  names=", ".join(map(repr, shapes)))
+    return tr("Calling model {name!r} on inputs of shape {shapes} failed: {error}. Check input_shape (leave out the "
+              "batch dimension) and the model's call().", name=model.name, shapes=shapes_fmt(shapes), error=err)

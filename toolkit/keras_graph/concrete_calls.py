@@ -53,8 +53,9 @@ def concrete_calls(model: Any, batch: Any) -> list[ConcreteCall]:
     return calls
 
 
-def _run_graph(model: Any, tensors: list[Any], container: str, numbering: _Numbering,
-               calls: list[ConcreteCall]) -> list[Any]:
+def _run_graph(
+    model: Any, tensors: list[Any], container: str, numbering: _Numbering, calls: list[ConcreteCall]
+) -> list[Any]:
     """Run ``model``'s nodes as ``summary()`` walks them (same numbering); return the graph's outputs."""
     graph = graph_of(model)
     values = {id(x): y for x, y in zip(graph.inputs, tensors)}

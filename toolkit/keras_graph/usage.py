@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
 
 def _spec(value: Any) -> Any:
     """The structure, shapes and dtypes of a call's input (integer inputs also keep their largest value)."""
-    import keras
+    from toolkit._keras import keras
 
     if isinstance(value, list | tuple):
         return [_spec(v) for v in value]
@@ -46,7 +46,7 @@ def _spec(value: Any) -> Any:
 def record(most: int = 3) -> dict[str, list[Any]]:
     """Start recording; the dict returned fills up as the notebook runs: class name -> calls, each
     ``{"args", "kwargs", "inputs"}`` or None (arguments that are not plain values)."""
-    import keras
+    from toolkit._keras import keras
 
     if _state:
         return _state["usage"]
@@ -84,7 +84,7 @@ def record(most: int = 3) -> dict[str, list[Any]]:
 
 def stop() -> None:
     """Put Keras back as it was."""
-    import keras
+    from toolkit._keras import keras
 
     if _state:
         keras.layers.Layer.__new__ = _state["new"]  # type: ignore[method-assign]

@@ -36,7 +36,8 @@ class StepTime:
 
     seconds: float  # median over the timed steps
     batch_size: int
-    steps_timed: int
+    steps_timed: int  # steps timed after the first (traced) one
+    steps_kept: int  # the last ones, whose median is ``seconds`` (the first steps after tracing run slower)
     method: str  # "fit" (a short real fit on copies of the batch) or "gradient" (forward + backward only)
     first_step_s: float  # the first step, tracing included
 

@@ -10,7 +10,7 @@ from toolkit.explain.records import msg
 from toolkit.i18n import N_, ntr, tr
 from toolkit.records import CallRecord, ModelRecord, Shape
 from toolkit.render.explanation_view import Explanation, details_html
-from toolkit.render.tables import fmt_int, fmt_shapes, html_table, text_table
+from toolkit.render.tables import fmt_int, fmt_shapes, html_table, text_table, width
 
 # the English texts are the catalog's keys (N_ marks them for extraction); tr() translates them when rendering
 HEADERS = (N_("Layer (call)"), N_("Type"), N_("Input shape"), N_("Output shape"), N_("Params"), N_("MACs"),
@@ -127,8 +127,8 @@ class ModelSummary:
 
     def __str__(self) -> str:
         table = text_table([tr(h) for h in HEADERS], self.table_rows(), right=(4, 5))
-        width = max(len(line) for line in table.splitlines())
-        return "\n".join([self.title(), table, "=" * width, *self.footer()])
+        columns = max(width(line) for line in table.splitlines())
+        return "\n".join([self.title(), table, "=" * columns, *self.footer()])
 
     def __repr__(self) -> str:
         return str(self)

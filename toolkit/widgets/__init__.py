@@ -7,7 +7,11 @@ bridged by :func:`toolkit.widgets.panel_base.widget_bundle`.
 try:
     import ipywidgets as _ipywidgets  # noqa: F401  (checked once here, before any panel module imports it)
 except ImportError:
+    from toolkit.i18n import tr
+
     raise ImportError(
-        "The widget panels need ipywidgets, which is not installed in this kernel: run `%pip install ipywidgets` "
-        "in a cell (or `pip install ipywidgets` in a shell), then restart the kernel."
+        tr(
+            "The widget panels need ipywidgets, which is not installed in this kernel: run `%pip install ipywidgets` "
+            "in a cell (or `pip install ipywidgets` in a shell), then restart the kernel."
+        )
     ) from None

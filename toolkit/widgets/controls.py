@@ -11,7 +11,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-SPEC_HELP = "(min, max), (min, max, step), a list of choices, True/False or an ipywidget"
+from toolkit.i18n import N_, tr
+
+SPEC_HELP = N_("(min, max), (min, max, step), a list of choices, True/False or an ipywidget")
 _STYLE = {"description_width": "initial"}
 
 
@@ -38,8 +40,14 @@ def make_control(name: str, spec: Any, default: Any = inspect.Parameter.empty) -
         value = default if default in spec else spec[0]
         return widgets.Dropdown(options=list(spec), value=value, description=name, style=_STYLE)
     raise TypeError(
-        f"control {name!r} must be {SPEC_HELP}; got {spec!r} (a {type(spec).__name__}). "
-        f"For example {name}=(8, 128, 8) for a slider or {name}=[3, 5, 7] for a dropdown."
+        tr(
+            "control {name!r} must be {help}; got {spec!r} (a {type}). For example {name}=(8, 128, 8) for a slider "
+            "or {name}=[3, 5, 7] for a dropdown.",
+            name=name,
+            help=tr(SPEC_HELP),
+            spec=spec,
+            type=type(spec).__name__,
+        )
     )
 
 
@@ -49,9 +57,17 @@ def _slider(name: str, spec: tuple[Any, ...], default: Any) -> Any:
     step = spec[2] if len(spec) == 3 else ((hi - lo) / 20 if is_float else 1)
     if not lo < hi or step <= 0 or step > hi - lo:
         raise ValueError(
-            f"control {name}={spec!r} reads as a slider from {lo} to {hi} in steps of {step}, which cannot move. "
-            f"Use (min, max) or (min, max, step) with min < max and 0 < step <= max - min; for a choice among "
-            f"these values use a list: {name}={list(spec)!r}."
+            tr(
+                "control {name}={spec!r} reads as a slider from {lo} to {hi} in steps of {step}, which cannot move. "
+                "Use (min, max) or (min, max, step) with min < max and 0 < step <= max - min; for a choice among "
+                "these values use a list: {name}={values!r}.",
+                name=name,
+                spec=spec,
+                lo=lo,
+                hi=hi,
+                step=step,
+                values=list(spec),
+            )
         )
     # without a usable default, start like ipywidgets.interact: in the middle of the range, on a step
     middle = lo + round((hi - lo) / 2 / step) * step
@@ -71,11 +87,14 @@ def build_defaults(build: Callable[..., Any], names: list[str]) -> dict[str, Any
     parameter without a control, is an error naming the fix."""
     if not callable(build):
         raise TypeError(
-            f"the first argument must be a build function that takes the control values and returns a Keras "
-            f"model (got {build!r}); e.g. def build(units=64): return keras.Sequential(...)"
+            tr(
+                "the first argument must be a build function that takes the control values and returns a Keras "
+                "model (got {build!r}); e.g. def build(units=64): return keras.Sequential(...)",
+                build=build,
+            )
         )
     if not names:
-        raise ValueError("give at least one control, e.g. LayerTuner(build, units=(8, 128, 8)).")
+        raise ValueError(tr("give at least one control, e.g. LayerTuner(build, units=(8, 128, 8))."))
     what = f"{getattr(build, '__name__', 'build')}()"
     params = inspect.signature(build).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -83,14 +102,24 @@ def build_defaults(build: Callable[..., Any], names: list[str]) -> dict[str, Any
     for name in names:
         if name not in named and not takes_any:
             raise ValueError(
-                f"{what} has no parameter named {name!r} (its parameters: {', '.join(named) or 'none'}); "
-                f"rename the control to one of them or add a {name} parameter to {what}."
+                tr(
+                    "{what} has no parameter named {name!r} (its parameters: {params}); rename the control to one "
+                    "of them or add a {name} parameter to {what}.",
+                    what=what,
+                    name=name,
+                    params=", ".join(named) or tr("none"),
+                )
             )
     for name, p in named.items():
         if p.default is p.empty and name not in names:
             raise ValueError(
-                f"{what} parameter {name!r} has no default and no control; add a control, e.g. "
-                f"LayerTuner({what[:-2]}, {name}=(1, 10)), or give {name} a default value."
+                tr(
+                    "{what} parameter {name!r} has no default and no control; add a control, e.g. "
+                    "LayerTuner({build}, {name}=(1, 10)), or give {name} a default value.",
+                    what=what,
+                    name=name,
+                    build=what[:-2],
+                )
             )
     return {n: p.default for n, p in named.items() if p.default is not p.empty}
 

@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from toolkit.i18n import N_, tr
 from toolkit.inspection.nodes import feature_extractor
 from toolkit.inspection.summary import summary
 from toolkit.render.tables import fmt_shapes
@@ -32,6 +33,9 @@ from toolkit.widgets.pictures import (
     probability_bars_png,
 )
 
+IMAGE, SAMPLE = N_("image"), N_("sample")  # what the slider picks: an image, or one sample of a multi-input model
+IT = N_("it")  # what raised, in a sentence about a call the explorer could not draw
+
 
 def call_options(model: Any) -> list[tuple[str, str]]:
     """``(label, address)`` for every top-level layer call of ``model``, shared layers once per call."""
@@ -41,7 +45,12 @@ def call_options(model: Any) -> list[tuple[str, str]]:
     for r in rows:
         label = f"{r.address}  {r.class_name} -> {fmt_shapes(r.output_shapes)}"
         if calls[r.layer_id] > 1:
-            label += f"  (call {r.node_index + 1} of {calls[r.layer_id]} of shared layer {r.name})"
+            label += tr(
+                "  (call {n} of {calls} of shared layer {name})",
+                n=r.node_index + 1,
+                calls=calls[r.layer_id],
+                name=r.name,
+            )
         options.append((label, r.address))
     return options
 
@@ -68,19 +77,29 @@ class ExplorerState:
         return None if self.probabilities is None else int(np.argmax(self.probabilities))
 
     def describe(self) -> str:
-        label = f" (label {self.name(self.label)})" if self.label is not None else ""
+        label = tr(" (label {name})", name=self.name(self.label)) if self.label is not None else ""
         pred = (
-            f"prediction {self.name(self.predicted)} ({self.probabilities[self.predicted]:.1%})"
+            tr(
+                "prediction {name} ({probability})",
+                name=self.name(self.predicted),
+                probability=format(self.probabilities[self.predicted], ".1%"),
+            )
             if self.probabilities is not None and self.predicted is not None
-            else "no class prediction"
+            else tr("no class prediction")
         )
         a = self.activation
         shown = (
-            f"{min(a.shape[-1], self.max_maps)} of {a.shape[-1]} feature maps of {a.shape[0]}x{a.shape[1]}"
+            tr(
+                "{shown} of {maps} feature maps of {height}x{width}",
+                shown=min(a.shape[-1], self.max_maps),
+                maps=a.shape[-1],
+                height=a.shape[0],
+                width=a.shape[1],
+            )
             if a.ndim == 3
-            else f"{a.size} activations"
+            else tr("{n} activations", n=a.size)
         )
-        what = "image" if len(self.images) == 1 else "sample"
+        what = tr(IMAGE) if len(self.images) == 1 else tr(SAMPLE)
         return f"{what} {self.index}{label}: {pred}; {self.address}: {shown}"
 
     def __str__(self) -> str:
@@ -91,14 +110,17 @@ class ExplorerState:
         for k, image in enumerate(self.images):
             pixels = display_pixels(image)
             scale = max(1, 112 // pixels.shape[0])
-            pictures.append(img_tag(array_png(pixels, scale=scale), f"input {k} of sample {self.index}"))
+            pictures.append(
+                img_tag(array_png(pixels, scale=scale), tr("input {k} of sample {index}", k=k, index=self.index))
+            )
+        output_of = tr("output of {address}", address=self.address)
         if self.activation.ndim == 1:
-            maps = img_tag(activation_bars_png(self.activation), f"output of {self.address}")
+            maps = img_tag(activation_bars_png(self.activation, self.address), output_of)  # title: the call
         else:
             grid = feature_grid(self.activation, self.max_maps)
-            maps = img_tag(array_png(grid, scale=max(1, min(8, 480 // grid.shape[1]))), f"output of {self.address}")
+            maps = img_tag(array_png(grid, scale=max(1, min(8, 480 // grid.shape[1]))), output_of)
         bars = (
-            img_tag(probability_bars_png(self.probabilities, self.class_names), "class probabilities")
+            img_tag(probability_bars_png(self.probabilities, self.class_names), tr("class probabilities"))
             if self.probabilities is not None
             else ""
         )
@@ -135,7 +157,9 @@ def explore(
     x = panel_data.sample_inputs(model, arrays, index)
     outputs = extractor(x, training=False)
     if address not in outputs:
-        raise KeyError(f"no layer call {address!r}; the calls are: {', '.join(outputs)}.")
+        raise KeyError(
+            tr("no layer call {address!r}; the calls are: {calls}.", address=address, calls=", ".join(outputs))
+        )
     prediction = model(x, training=False)
     if isinstance(prediction, dict):
         prediction = next(iter(prediction.values()))
@@ -176,7 +200,13 @@ class ActivationExplorer(Panel):
         arrays = panel_data.image_arrays(images)
         n = len(arrays[0])
         if labels is not None and len(panel_data.labels_1d(labels)) != n:
-            raise ValueError(f"labels has {len(labels)} entries but there are {n} images; pass matching arrays.")
+            raise ValueError(
+                tr(
+                    "labels has {labels} entries but there are {n} images; pass matching arrays.",
+                    labels=len(labels),
+                    n=n,
+                )
+            )
         self.model, self.images, self.max_maps = model, arrays, max_maps
         self.labels = None if labels is None else panel_data.labels_1d(labels)
         self.class_names = tuple(class_names)
@@ -185,17 +215,24 @@ class ActivationExplorer(Panel):
         options = [(label, a) for label, a in call_options(model) if a in first]  # multi-output calls: not drawn
         addresses = [a for _, a in options]
         if layer is not None and layer not in addresses:
-            raise ValueError(f"no layer call {layer!r} in model {model.name!r}; pick one of: {', '.join(addresses)}.")
+            raise ValueError(
+                tr(
+                    "no layer call {layer!r} in model {model!r}; pick one of: {calls}.",
+                    layer=layer,
+                    model=model.name,
+                    calls=", ".join(addresses),
+                )
+            )
         self.image = widgets.IntSlider(
             value=index,
             min=0,
             max=n - 1,
-            description="image" if len(arrays) == 1 else "sample",
+            description=tr(IMAGE) if len(arrays) == 1 else tr(SAMPLE),
             continuous_update=False,
         )
         start = layer or _first_map(addresses, first)
         self.layer = widgets.Dropdown(
-            options=options, value=start, description="layer call", layout=widgets.Layout(width="max-content")
+            options=options, value=start, description=tr("layer call"), layout=widgets.Layout(width="max-content")
         )
         self.output = widgets.Output()
         self._runner: LatestOnly[tuple[int, str]] = LatestOnly(self._render, background=background)
@@ -228,8 +265,12 @@ class ActivationExplorer(Panel):
             if not hasattr(self, "state"):  # the first drawing: a construction error, raised to the caller
                 raise
             what = self.image.description  # "image", or "sample" for a model with several inputs
-            message = (
-                f"Cannot draw {address} for {what} {index}: {cause(err, 'it')}; pick another layer call or {what}."
+            message = tr(
+                "Cannot draw {address} for {what} {index}: {cause}; pick another layer call or {what}.",
+                address=address,
+                what=what,
+                index=index,
+                cause=cause(err, IT),
             )
             show(self.output, html_record(f'<p style="color:#a40000">{html.escape(message)}</p>', message))
             return

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from toolkit.i18n import tr
 from toolkit.widgets.panel_output import Snapshot
 
 T = TypeVar("T")
@@ -87,7 +88,12 @@ class LatestOnly(Generic[T]):
     def wait(self, timeout: float) -> None:
         """Block until no run is in progress or pending; re-raise an exception that escaped ``work``."""
         if not self._idle.wait(timeout):
-            raise TimeoutError(f"the panel was still busy after {timeout:g} s; wait longer, e.g. wait(timeout=120).")
+            raise TimeoutError(
+                tr(
+                    "the panel was still busy after {timeout} s; wait longer, e.g. wait(timeout=120).",
+                    timeout=format(timeout, "g"),
+                )
+            )
         if self.error is not None:
             err, self.error = self.error, None
             raise err

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.data import loaders as datasets
+from toolkit.i18n import tr
 
 DATASETS = ("mnist", "cifar10")
 CLASS_NAMES = {"mnist": tuple(str(d) for d in range(10)), "cifar10": tuple(datasets.CIFAR10_CLASSES)}
@@ -18,8 +19,11 @@ def load_subset(name: str, n_train: int, n_test: int, seed: int = 0) -> datasets
     """``toolkit.datasets.load_<name>(limit=(n_train, n_test), seed=seed)``: class-balanced, seeded."""
     if name not in DATASETS:
         raise ValueError(
-            f"data must be one of {', '.join(repr(d) for d in DATASETS)} (got {name!r}); "
-            f"e.g. TrainingPanel(model, data='mnist')."
+            tr(
+                "data must be one of {choices} (got {name!r}); e.g. TrainingPanel(model, data='mnist').",
+                choices=", ".join(repr(d) for d in DATASETS),
+                name=name,
+            )
         )
     loader = datasets.load_mnist if name == "mnist" else datasets.load_cifar10
     return loader(limit=(n_train, n_test), seed=seed)
@@ -32,7 +36,7 @@ def input_shapes_of(model: Any) -> list[tuple[int | None, ...]]:
     except AttributeError:
         inputs = None
     if not inputs:
-        raise ValueError(f"model {model.name!r} has no inputs yet; start it with keras.Input(shape=...).")
+        raise ValueError(tr("model {name!r} has no inputs yet; start it with keras.Input(shape=...).", name=model.name))
     return [tuple(t.shape[1:]) for t in inputs]
 
 
@@ -41,8 +45,12 @@ def input_shape_of(model: Any) -> tuple[int | None, ...]:
     shapes = input_shapes_of(model)
     if len(shapes) != 1:
         raise ValueError(
-            f"model {model.name!r} has {len(shapes)} inputs; here it needs ONE image input (for a model with "
-            f"several inputs, the ActivationExplorer takes one array of images per input)."
+            tr(
+                "model {name!r} has {n} inputs; here it needs ONE image input (for a model with several inputs, "
+                "the ActivationExplorer takes one array of images per input).",
+                name=model.name,
+                n=len(shapes),
+            )
         )
     return shapes[0]
 
@@ -70,8 +78,13 @@ def fit_to_input(x: np.ndarray, model: Any, which: int | None = None) -> np.ndar
     if len(want) == len(sample) + 1 and want[-1] == 1 and _fits(sample, want[:-1]):
         return out[..., None]
     raise ValueError(
-        f"model {model.name!r} expects inputs of shape {want} (batch left out) but the images are "
-        f"{sample}; pick the data set the model was built for, or change its keras.Input(shape=...)."
+        tr(
+            "model {name!r} expects inputs of shape {want} (batch left out) but the images are {sample}; pick the "
+            "data set the model was built for, or change its keras.Input(shape=...).",
+            name=model.name,
+            want=want,
+            sample=sample,
+        )
     )
 
 
@@ -89,13 +102,18 @@ def image_arrays(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     arrays = [images] if isinstance(images, np.ndarray) else list(images)
     if not arrays or any(not isinstance(a, np.ndarray) or a.ndim < 2 or len(a) == 0 for a in arrays):
         raise ValueError(
-            "images must be a non-empty NumPy array of images (e.g. x_test from toolkit.datasets.load_mnist"
-            "(limit=100)[1][0]), or a list with one such array per model input."
+            tr(
+                "images must be a non-empty NumPy array of images (e.g. x_test from toolkit.datasets.load_mnist"
+                "(limit=100)[1][0]), or a list with one such array per model input."
+            )
         )
     if len({len(a) for a in arrays}) > 1:
         raise ValueError(
-            f"the image arrays differ in length ({', '.join(str(len(a)) for a in arrays)}); "
-            f"pass one array per model input, all holding the same samples in the same order."
+            tr(
+                "the image arrays differ in length ({lengths}); pass one array per model input, all holding the "
+                "same samples in the same order.",
+                lengths=", ".join(str(len(a)) for a in arrays),
+            )
         )
     return arrays
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.i18n import tr
+
 _SVG_PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.DOTALL)
 
 
@@ -58,6 +60,13 @@ def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
     return f'<img src="{png_uri(png)}" alt="{html.escape(alt)}"{size} style="image-rendering:pixelated">'
 
 
+def diagram_img(png: bytes, name: str, width: int) -> str:
+    """A model diagram as an ``<img>`` with its PNG in a data: URI, shown ``width`` pixels wide. Untrusted JupyterLab,
+    GitHub and nbviewer strip an SVG inside HTML (its labels remain as run-on text) but keep this. The class and
+    attribute order are fixed: tests/nbval_sanitize.cfg compares only that the picture is there."""
+    return f'<img class="toolkit-diagram" alt="diagram of {html.escape(name)}" src="{png_uri(png)}" width="{width}">'
+
+
 def figure_png(fig: Any, dpi: int = 80) -> bytes:
     """A matplotlib ``Figure`` (made without pyplot, so safe in a thread) as PNG bytes, without a timestamp."""
     buffer = io.BytesIO()
@@ -86,7 +95,8 @@ class Snapshot:
     text: str
 
     def _repr_html_(self) -> str:
-        head = f'<p style="font-weight:bold;margin:0 0 4px 0">{html.escape(self.title)} (static copy)</p>'
+        title = tr("{title} (static copy)", title=self.title)
+        head = f'<p style="font-weight:bold;margin:0 0 4px 0">{html.escape(title)}</p>'
         return f'<div class="toolkit-snapshot">{head}{self.html}</div>'
 
     def __str__(self) -> str:
@@ -99,7 +109,9 @@ class Snapshot:
         """Write the snapshot as a standalone ``.html`` file."""
         path = Path(path)
         if path.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"Snapshot.save() writes HTML; got {path.name!r}. Use a name ending in .html.")
+            raise ValueError(
+                tr("Snapshot.save() writes HTML; got {name!r}. Use a name ending in .html.", name=path.name)
+            )
         page = f"<!DOCTYPE html><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
         path.write_text(page + self._repr_html_(), encoding="utf-8")
         return path

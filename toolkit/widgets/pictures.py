@@ -6,10 +6,15 @@ Pure functions of NumPy arrays (no Keras), so they are tested with made-up array
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from toolkit.i18n import tr
 from toolkit.widgets.panel_output import figure_png
+
+PICTURE_DPI = 90  # the charts' PNGs, shown one image pixel per screen pixel
+FONT_PT = 10  # 10 pt at PICTURE_DPI is 12.5 pixels: 9 pt or more on a 96-dpi screen, readable
 
 
 def probabilities(output: np.ndarray, output_activation: str) -> np.ndarray | None:
@@ -41,7 +46,9 @@ def feature_grid(activation: np.ndarray, max_maps: int = 32, columns: int = 8) -
     elif a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3:
-        raise ValueError(f"cannot draw an output of shape {a.shape}; pick a call whose output has 1 to 3 axes.")
+        raise ValueError(
+            tr("cannot draw an output of shape {shape}; pick a call whose output has 1 to 3 axes.", shape=a.shape)
+        )
     maps = np.moveaxis(a[..., :max_maps], -1, 0)
     lo = np.nanmin(maps, axis=(1, 2), keepdims=True)
     span = np.nanmax(maps, axis=(1, 2), keepdims=True) - lo
@@ -67,27 +74,42 @@ def display_pixels(image: np.ndarray) -> np.ndarray:
 
 
 def probability_bars_png(p: np.ndarray, names: Sequence[str]) -> bytes:
+    return figure_png(probability_bars_figure(p, names), dpi=PICTURE_DPI)
+
+
+def probability_bars_figure(p: np.ndarray, names: Sequence[str]) -> Any:
+    """One bar per class, the predicted one highlighted (a matplotlib Figure, made without pyplot)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(2.6, 1.6))
+    fig = Figure(figsize=(3.2, 1.0 + 0.19 * len(p)))  # a row per class, tall enough for its label
     ax = fig.subplots()
     labels = [names[k] if k < len(names) else str(k) for k in range(len(p))]
     ax.barh(range(len(p)), p, color=["#d95f02" if k == int(np.argmax(p)) else "#7570b3" for k in range(len(p))])
-    ax.set_yticks(range(len(p)), labels, fontsize=6)
+    ax.set_yticks(range(len(p)), labels, fontsize=FONT_PT)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.tick_params(axis="x", labelsize=6)
-    return figure_png(fig, dpi=90)
+    ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+    ax.tick_params(axis="x", labelsize=FONT_PT)
+    ax.set_title("class probabilities", fontsize=FONT_PT + 1)
+    return fig
 
 
-def activation_bars_png(a: np.ndarray) -> bytes:
+def activation_bars_png(a: np.ndarray, title: str = "activations") -> bytes:
+    return figure_png(activation_bars_figure(a, title), dpi=PICTURE_DPI)
+
+
+def activation_bars_figure(a: np.ndarray, title: str = "activations") -> Any:
     """A vector of activations (a dense layer's output) as one bar per unit."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(min(8.0, 2.0 + a.size / 16), 1.8))
+    fig = Figure(figsize=(min(8.0, 2.5 + a.size / 16), 2.2))
     ax = fig.subplots()
     ax.bar(range(a.size), a, color="#1b9e77", width=0.9)
     ax.axhline(0, color="#666666", linewidth=0.5)
-    ax.set_xlabel("unit", fontsize=7)
-    ax.tick_params(labelsize=6)
-    return figure_png(fig, dpi=90)
+    ax.set_xlabel("unit", fontsize=FONT_PT)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.tick_params(labelsize=FONT_PT)
+    ax.set_title(title, fontsize=FONT_PT + 1)
+    return fig

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from toolkit._keras import keras
+from toolkit.i18n import tr
 from toolkit.widgets import panel_data
 from toolkit.widgets.panel_base import Panel
 from toolkit.widgets.panel_output import Snapshot, figure_png, img_tag, png_record, show
@@ -24,25 +25,38 @@ from toolkit.widgets.panel_output import Snapshot, figure_png, img_tag, png_reco
 ModelSource = Any  # a keras.Model, an object with a .model (a LayerTuner), or a function returning a model
 
 
-def curves_png(history: dict[str, list[float]], title: str = "") -> bytes:
-    """Loss and accuracy per epoch (training and validation) as a PNG; pure matplotlib, no pyplot."""
+CURVES_DPI = 80  # the curves' PNG, shown one image pixel per screen pixel
+
+
+def curves_png(history: dict[str, list[float]], title: str = "", epochs: int = 0) -> bytes:
+    """Loss and accuracy per epoch (training and validation) as a PNG."""
+    return figure_png(curves_figure(history, title, epochs), dpi=CURVES_DPI)
+
+
+def curves_figure(history: dict[str, list[float]], title: str = "", epochs: int = 0) -> Any:
+    """Loss and accuracy per epoch (training and validation): a matplotlib Figure made without pyplot. The x axis
+    spans epochs 1 to ``epochs`` (at least those in ``history``), with at most 8 whole-number ticks."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    last = max([epochs, 1, *(len(v) for v in history.values())])
     fig = Figure(figsize=(8, 2.8))
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for key, label in ((metric, "train"), (f"val_{metric}", "validation (test subset)")):
             if history.get(key):
                 ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=label)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(metric)
+        ax.set_xlabel("epoch", fontsize=11)
+        # a fixed range: with one epoch, matplotlib's own range (0.945 to 1.055) has no two integers to tick
+        ax.set_xlim(0.5, last + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, min_n_ticks=1))
+        ax.tick_params(labelsize=11)  # 11 pt at CURVES_DPI: about 12 screen pixels
+        ax.set_title(metric, fontsize=12)
         ax.grid(alpha=0.3)
         if ax.lines:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=10)
     if title:
         fig.suptitle(title, fontsize=10)
-    return figure_png(fig)
+    return fig
 
 
 def ensure_compiled(model: Any) -> bool:
@@ -105,11 +119,12 @@ class TrainingPanel(Panel):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last_status = 0.0
+        self._planned = 0  # the last epoch of the training in progress (the curves' x axis reaches it)
         self.epochs = widgets.IntSlider(
-            value=epochs, min=1, max=max(20, epochs), description="epochs", continuous_update=False
+            value=epochs, min=1, max=max(20, epochs), description=tr("epochs"), continuous_update=False
         )
-        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.train_button = widgets.Button(description=tr("Train"), button_style="primary", icon="play")
+        self.stop_button = widgets.Button(description=tr("Stop"), icon="stop", disabled=True)
         self.status = widgets.HTML(self._describe_data())
         self.output = widgets.Output()
         self.train_button.on_click(self._on_train_click)
@@ -119,9 +134,11 @@ class TrainingPanel(Panel):
         )
 
     def _describe_data(self) -> str:
-        return (
-            f"{len(self.x_train):,} training and {len(self.x_test):,} test images of {self.data} "
-            f"(seeded, class-balanced subset)"
+        return tr(
+            "{train} training and {test} test images of {data} (seeded, class-balanced subset)",
+            train=format(len(self.x_train), ","),
+            test=format(len(self.x_test), ","),
+            data=self.data,
         )
 
     @property
@@ -135,8 +152,11 @@ class TrainingPanel(Panel):
         model = src if isinstance(src, keras.Model) else src.model if hasattr(src, "model") else src()
         if not isinstance(model, keras.Model):
             raise TypeError(
-                f"TrainingPanel needs a Keras model, a LayerTuner or a function returning a model; "
-                f"it got {type(model).__name__}. Pass the model itself, e.g. TrainingPanel(model)."
+                tr(
+                    "TrainingPanel needs a Keras model, a LayerTuner or a function returning a model; it got "
+                    "{got}. Pass the model itself, e.g. TrainingPanel(model).",
+                    got=type(model).__name__,
+                )
             )
         return model
 
@@ -145,7 +165,7 @@ class TrainingPanel(Panel):
         n = self.epochs.value if epochs is None else epochs
         with self._lock:
             if self.training:
-                raise RuntimeError("this panel is already training; press Stop or wait for it to finish.")
+                raise RuntimeError(tr("this panel is already training; press Stop or wait for it to finish."))
             self.training = True
         self._stop.clear()
         self.train_button.disabled, self.stop_button.disabled = True, False
@@ -154,8 +174,13 @@ class TrainingPanel(Panel):
         except Exception as err:  # the learner's model does not fit the data: one sentence, no traceback
             first = " ".join(str(err).split()).split(". ")[0].replace("`", "")[:160]
             self.status.value = html.escape(
-                f"Training failed ({type(err).__name__}: {first}); check that the model takes {self.data} "
-                f"images and ends in 10 outputs, one per class."
+                tr(
+                    "Training failed ({error}: {first}); check that the model takes {data} images and ends in 10 "
+                    "outputs, one per class.",
+                    error=type(err).__name__,
+                    first=first,
+                    data=self.data,
+                )
             )
         finally:
             self.training = False
@@ -166,11 +191,16 @@ class TrainingPanel(Panel):
         model = self.current_model()
         if model is not self._model:  # a new model (e.g. the tuner rebuilt it): start new curves
             self._model, self.history = model, {}
+        done = len(self.history.get("loss", []))
+        self._planned = done + n
+        starting = tr("training epochs {first} to {last} ...", first=done + 1, last=done + n)
+        self.status.value = starting
+        # at once, not after Keras's first epoch (seconds away): a new model's chart starts empty, and the x axis
+        # of a continued one already reaches the last planned epoch
+        show(self.output, png_record(curves_png(self.history, epochs=self._planned), starting))
         x, xt = panel_data.fit_to_input(self.x_train, model), panel_data.fit_to_input(self.x_test, model)
         ensure_compiled(model)
-        done = len(self.history.get("loss", []))
         steps = int(np.ceil(len(x) / self.batch_size))
-        self.status.value = f"training epochs {done + 1} to {done + n} ..."
         callback = _PanelCallback(self._stop, lambda b: self._progress(b, steps), self._epoch_done)
         model.fit(
             x,
@@ -182,26 +212,28 @@ class TrainingPanel(Panel):
             verbose=0,
             callbacks=[callback, *self.callbacks],
         )
-        how = "stopped" if self._stop.is_set() else "done"
-        self.status.value = html.escape(f"{how}: {self.summary_line()}")
+        how = tr("stopped") if self._stop.is_set() else tr("done")
+        self.status.value = html.escape(tr("{how}: {line}", how=how, line=self.summary_line()))
 
     def summary_line(self) -> str:
         """``epoch 3: loss 0.41, accuracy 0.88, val_loss ..., val_accuracy ...`` for the last finished epoch."""
         if not self.history:
-            return "not trained yet"
+            return tr("not trained yet")
         last = {k: v[-1] for k, v in self.history.items()}
-        return f"epoch {len(self.history['loss'])}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(last.items()))
+        values = ", ".join(f"{k} {v:.4f}" for k, v in sorted(last.items()))
+        return tr("epoch {n}: {values}", n=len(self.history["loss"]), values=values)
 
     def _progress(self, batch: int, steps: int) -> None:
         now = time.monotonic()
         if now - self._last_status > 0.5:  # at most two updates a second reach the browser
             self._last_status = now
-            self.status.value = f"epoch {len(self.history.get('loss', [])) + 1}: batch {batch + 1}/{steps}"
+            epoch = len(self.history.get("loss", [])) + 1
+            self.status.value = tr("epoch {n}: batch {batch}/{steps}", n=epoch, batch=batch + 1, steps=steps)
 
     def _epoch_done(self, logs: dict[str, float]) -> None:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
-        show(self.output, png_record(curves_png(self.history), self.summary_line()))
+        show(self.output, png_record(curves_png(self.history, epochs=self._planned), self.summary_line()))
 
     def _on_train_click(self, _: Any) -> None:
         if self.training:
@@ -220,10 +252,15 @@ class TrainingPanel(Panel):
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                raise TimeoutError(f"training was still running after {timeout:g} s; press Stop or wait longer.")
+                raise TimeoutError(
+                    tr(
+                        "training was still running after {timeout} s; press Stop or wait longer.",
+                        timeout=format(timeout, "g"),
+                    )
+                )
 
     def snapshot(self) -> Snapshot:
-        curves = img_tag(curves_png(self.history), "loss and accuracy curves") if self.history else ""
+        curves = img_tag(curves_png(self.history), tr("loss and accuracy curves")) if self.history else ""
         text = f"{self._describe_data()}\n{self.summary_line()}"
         body = f'<p style="font-family:monospace">{html.escape(self.summary_line())}</p>{curves}'
         return Snapshot(f"TrainingPanel: {self.data}", body, text)

@@ -19,14 +19,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from toolkit._keras import keras
+from toolkit.i18n import tr
 from toolkit.inspection.diagram import Diagram, GraphvizMissing, diagram
 from toolkit.inspection.model_inputs import InputShape
 from toolkit.inspection.summary import ModelSummary, summary
 from toolkit.widgets import build_errors
 from toolkit.widgets.controls import make_controls
 from toolkit.widgets.panel_base import LatestOnly, Panel
-from toolkit.widgets.panel_output import Snapshot, html_record, inline_svg, show
-
+from toolkit.widgets.panel_output import Snapshot, diagram_img, html_record, inline_svg, show
 
 DEBOUNCE_S = 0.1  # quiet time before a rebuild: longer than a held arrow key's repeat (~30 ms), short to a learner
 
@@ -72,10 +72,14 @@ class TunerState:
         return build_errors.describe({k: old[k] for k in self.values if old.get(k) != self.values[k]})
 
     def totals_text(self) -> str:
-        since = f" since {self.since()}" if self.since() else ""
-        return (
-            f"Params: {self.total_params:,}{_fmt_change(self.params_change)} | "
-            f"MACs per sample: {self.total_macs:,}{_fmt_change(self.macs_change)}{since}"
+        since = tr(" since {values}", values=self.since()) if self.since() else ""
+        return tr(
+            "Params: {params}{params_change} | MACs per sample: {macs}{macs_change}{since}",
+            params=format(self.total_params, ","),
+            params_change=_fmt_change(self.params_change),
+            macs=format(self.total_macs, ","),
+            macs_change=_fmt_change(self.macs_change),
+            since=since,
         )
 
     def __str__(self) -> str:
@@ -84,20 +88,27 @@ class TunerState:
         return "\n".join([build_errors.describe(self.values), self.totals_text(), str(self.summary)])
 
     def _repr_html_(self) -> str:
+        return self.html()
+
+    def html(self, *, static: bool = False) -> str:
+        """The panel's page; ``static=True`` (the copy stored in a notebook) draws the diagram as a PNG, which
+        viewers that sanitize HTML keep, instead of an inline SVG."""
         if self.error is not None:
             style = "color:#a40000;font-weight:bold"
             return f'<p class="toolkit-build-error" style="{style}">{html.escape(self.error)}</p>'
         assert self.summary is not None
-        since = f' <span style="color:#666">(change since {html.escape(self.since())})</span>' if self.since() else ""
+        change = html.escape(tr("(change since {values})", values=self.since()))
+        params, macs = html.escape(tr("Params:")), html.escape(tr("MACs per sample:"))
+        since = f' <span style="color:#666">{change}</span>' if self.since() else ""
         totals = (
             f'<p class="toolkit-totals" style="font-family:monospace;font-size:13px">'
-            f"{html.escape(build_errors.describe(self.values))} &middot; Params: "
+            f"{html.escape(build_errors.describe(self.values))} &middot; {params} "
             f'<b class="toolkit-total-params">{self.total_params:,}</b>{_fmt_change(self.params_change)} &middot; '
-            f'MACs per sample: <b class="toolkit-total-macs">{self.total_macs:,}</b>'
+            f'{macs} <b class="toolkit-total-macs">{self.total_macs:,}</b>'
             f"{_fmt_change(self.macs_change)}{since}</p>"
         )
         picture = (
-            (inline_svg(self.diagram.svg) if self.diagram.svg else self.diagram._repr_html_() or "")
+            self._picture(self.diagram, static)
             if self.diagram is not None
             else f'<p style="color:#a40000">{html.escape(self.diagram_note)}</p>'
             if self.diagram_note
@@ -107,6 +118,16 @@ class TunerState:
             f'<div class="toolkit-tuner">{totals}<div style="display:flex;flex-wrap:wrap;gap:16px;'
             f'align-items:flex-start"><div>{self.summary._repr_html_()}</div><div>{picture}</div></div></div>'
         )
+
+    @staticmethod
+    def _picture(d: Diagram, static: bool) -> str:
+        if not d.svg:  # Graphviz is missing: the calls as text
+            return d._repr_html_() or ""
+        if not static:
+            return inline_svg(d.svg)
+        png = d._repr_png_()
+        assert png is not None
+        return diagram_img(png[0], d.name, png[1]["width"])
 
 
 class Superseded(Exception):
@@ -162,7 +183,11 @@ def render_state(
         try:
             picture = diagram(model, input_shape)
         except Exception as err:  # GraphvizMissing says how to install it; anything else in one line
-            note = str(err) if isinstance(err, GraphvizMissing) else f"No diagram: {build_errors.cause(err)}."
+            note = (
+                str(err)
+                if isinstance(err, GraphvizMissing)
+                else tr("No diagram: {cause}.", cause=build_errors.cause(err))
+            )
     return TunerState(values, info, picture, model, None, note, previous)
 
 
@@ -215,7 +240,13 @@ class LayerTuner(Panel):
         """Move controls from code, as a learner would (``tuner.set(units=128, depth=2)``): one rebuild."""
         for name in values:
             if name not in self.controls:
-                raise KeyError(f"no control named {name!r}; the controls are: {', '.join(self.controls)}.")
+                raise KeyError(
+                    tr(
+                        "no control named {name!r}; the controls are: {names}.",
+                        name=name,
+                        names=", ".join(self.controls),
+                    )
+                )
         before = self.values()
         self._setting = True  # the rebuild waits until every value is in place
         try:
@@ -255,5 +286,5 @@ class LayerTuner(Panel):
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
-            f"LayerTuner: {build_errors.describe(self.state.values)}", self.state._repr_html_(), str(self.state)
+            f"LayerTuner: {build_errors.describe(self.state.values)}", self.state.html(static=True), str(self.state)
         )

@@ -1,0 +1,1 @@
+"""Writing exercises: the source format, starters, the notebooks' setup cells."""

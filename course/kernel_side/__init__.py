@@ -1,0 +1,1 @@
+"""Scripts copied into the sandbox and run beside the student's code: standard library only, never `course`."""

@@ -1,0 +1,1 @@
+"""What a grading run writes: the gradebook, feedback, LMS exports and the class report."""

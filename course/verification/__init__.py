@@ -1,0 +1,1 @@
+"""Verification outside the student's process: plans, exports, probes, the trusted worker, calibration."""
