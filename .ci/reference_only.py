@@ -14,6 +14,18 @@ REFERENCE_ONLY = {
     "tests/test_starters.py": "compares the checkout's exercises/ with starters generated from course/solutions/",
     "tests/test_book.py": "builds the book from the checkout's notebooks/ and exercises/ (an instructor's task)",
     "tests/test_grader.py": "grades the checkout's exercises/ and fixtures with nbval, as an instructor's clone does",
+    # The grader's other end-to-end tests: an instructor grades from a clone in the reference environment; the
+    # matrix keeps tests/test_sandbox.py (every escape probe, with the wheel installed as a learner installs it).
+    "tests/test_load.py": "grades solutions on a machine oversubscribed 3x (minutes of CPU): the grader's load test",
+    "tests/test_own_exercise.py": "calibrates and grades an instructor's exercise with forgeries (the grader)",
+    "tests/test_trusted.py": "grades forged starters of every exercise (the grader's verification)",
+    "tests/test_trusted_limits.py": "the grader's trusted worker against hostile export files",
+    "tests/test_class_probes.py": "grades class checks through probes (the grader)",
+    "tests/test_hardening.py": "grades hostile submissions one after another in one slot (the grader)",
+    "tests/test_runtime_flags.py": "grades submissions that attack the kernel at run time (the grader)",
+    "tests/test_regrade.py": "regrades classes into --out (the grader)",
+    "tests/test_term_scenario.py": "grades a small class through a term (the grader)",
+    "tests/test_dask.py": "grades on a local Dask cluster (the grader)",
 }
 
 

@@ -184,8 +184,12 @@ def test_a_forged_starter_of_every_exercise_gets_no_verified_point(
 
 
 def test_every_check_of_every_shipped_exercise_is_verified_and_nothing_exercise_specific_is_in_the_package() -> None:
-    for path in find_exercises():
+    for path in [*find_exercises(), *find_exercises(ROOT / "course" / "solutions" / "zh")]:
         exercise = resolve_exercise(str(path))
+        stored = exercise.notebook.metadata.get("course", {}).get("calibration")
+        assert stored and stored.get("code") == calibration.digest(exercise), (
+            f"{path}: its calibration is missing or for other code: run `course calibrate {path}`"
+        )  # the notebook's own metadata, not a cache: a wheel install has no cache yet
         plan = calibration.plan_of(exercise)
         assert plan.verified == [c.id for c in exercise.checks], (exercise.name, plan.kernel_only)
         assert verification_plan.problems(exercise) == [], exercise.name

@@ -446,6 +446,7 @@ def run_notebook(nb: Any, limits: Limits, keep_export: Path | None = None) -> Ru
             logged = ["its run-time log (course/kernel_side/kernel_audit.py) was removed by the notebook (tampering?)"]
         outcome.runtime_flags = logged or []
         if keep_export is not None:
+            keep_export.mkdir(parents=True, exist_ok=True)
             try:
                 copy_regular_files(work / "export", keep_export, MAX_EXPORT, skipped=outcome.export_skipped)
             except ValueError as err:  # more than MAX_EXPORT bytes: the verified checks fail, with this sentence

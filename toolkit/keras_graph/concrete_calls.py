@@ -8,6 +8,7 @@ on its own and put the time beside that row. Nothing here times anything.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ def model_inputs(model: Any, batch: Any) -> Any:
     for a subclassed model."""
     if not is_graph_model(model):
         return batch
-    return list(graph_of(model)._standardize_inputs(batch))
+    with warnings.catch_warnings():  # a structure Keras cannot match raises below; its warning would say it twice
+        warnings.filterwarnings("ignore", message=".*structure of `inputs` doesn't match")
+        return list(graph_of(model)._standardize_inputs(batch))
 
 
 def concrete_calls(model: Any, batch: Any) -> list[ConcreteCall]:

@@ -60,7 +60,7 @@ def profile(
             address=r.address,
             class_name=r.class_name,
             depth=r.depth,
-            macs=r.macs if r.called else None,
+            macs=r.macs,
             forward_ms=ms,
             share=share,
             batch_size=rows,
@@ -177,9 +177,10 @@ def _walk(model: Any, batch: Any) -> ModelRecord:
     except (ValueError, TypeError, KeyError) as err:
         raise ValueError(
             tr(
-                "Model '{name}' cannot take this batch: {reason} Pass its inputs as it was built "
-                "with them, e.g. profile(model, x_train[:128]).",
+                "Model '{name}' cannot take this batch: {reason} Its inputs are {inputs}: pass them as the model "
+                "was built with them, e.g. profile(model, x_train[:128]).",
                 name=model.name,
+                inputs=", ".join(repr(t.name) for t in model.inputs),
                 reason=keras_graph.error_text(err),
             )
         ) from err

@@ -14,7 +14,7 @@ class LayerTime:
     address: str  # the summary row's address, e.g. "conv2d[0]" or "block/conv[0]"
     class_name: str
     depth: int  # 0 for the model's own calls; nested rows are inside their container's time
-    macs: int | None  # per sample, as the summary says (None: unknown)
+    macs: int | None  # per sample, as the summary says (None: unknown; 0 for a layer never called)
     forward_ms: float | None  # median of the timed runs; None for rows not timed (inputs, layers never called)
     share: float | None  # forward_ms / the sum over depth-0 rows (0..1)
     batch_size: int  # samples in the timed batch
