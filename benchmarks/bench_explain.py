@@ -10,7 +10,6 @@ measured: the machine may be shared.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -24,17 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import zoo  # noqa: E402  the test zoo's lesson-sized models
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_toolkit  # noqa: E402
+
 TARGET_S = 0.05
 APPLICATIONS = ("MobileNetV3Small", "EfficientNetB0", "ConvNeXtTiny", "ResNet50")
 
 
 def timed(fn: Callable[[], Any], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return bench_toolkit.timed(fn, repeat)  # the median of ``repeat`` runs, as the toolkit's other benchmarks time
 
 
 def once(fn: Callable[[], Any]) -> float:

@@ -21,19 +21,14 @@ import sys
 import time
 from typing import Any
 
-from toolkit._keras import keras
 from toolkit.widgets.tuner import LayerTuner
 
-L = keras.layers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_widgets import build_mlp  # noqa: E402  the same model the panels' benchmark rebuilds
+
 LATENCY_TARGET_MS = 300.0
 
 
-def build_mlp(units: int = 64, depth: int = 1) -> Any:
-    model = keras.Sequential([keras.Input((28, 28)), L.Flatten()], name="mlp")
-    for _ in range(depth):
-        model.add(L.Dense(units, activation="relu"))
-    model.add(L.Dense(10))
-    return model
 
 
 class Counting:

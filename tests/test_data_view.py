@@ -37,6 +37,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data cache of this module's own: test_datasets.py counts the one CIFAR-10 decode of the session's cache."""
     return tmp_path_factory.mktemp("data-view-cache")
 
+
 LOCKED_CALL = "datasets.load_mnist(limit=(100, 50), seed=3)"
 
 
@@ -77,6 +78,9 @@ leaked = sorted(HELD_OUT & readable)
 """
 
 
+KERNEL = "it examines what the graded kernel can read, which only the kernel can tell"
+
+
 def _cell(source: str, **course: object) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
     if course:
@@ -92,14 +96,21 @@ def _probe_exercise(folder: Path, probe: str, expected: str) -> Path:
             _cell("import hashlib\nfrom toolkit import datasets", locked="setup"),
             _cell(f"(x_train, y_train), (x_test, y_test) = {LOCKED_CALL}", locked="data"),
             _cell(f"### BEGIN SOLUTION\n{probe}### END SOLUTION"),
-            _cell("assert not leaked, f'{len(leaked)} held-out test images readable'", check="q1_no_leak", points=1),
-            _cell("assert not reachable, reachable", check="q2_no_data_files", points=1),
+            # what the graded kernel itself can read: these checks must run there, so they say so (GUIDE 2.6)
+            _cell(
+                "assert not leaked, f'{len(leaked)} held-out test images readable'",
+                check="q1_no_leak",
+                points=1,
+                kernel_only=KERNEL,
+            ),
+            _cell("assert not reachable, reachable", check="q2_no_data_files", points=1, kernel_only=KERNEL),
             _cell(
                 "import numpy as np\n"
                 "blob = b''.join(np.ascontiguousarray(a).tobytes() for a in (x_train, y_train, x_test, y_test))\n"
                 f"assert hashlib.sha256(blob).hexdigest() == {expected!r}, 'the locked call returned other data'",
                 check="q3_same_data",
                 points=1,
+                kernel_only=KERNEL,
             ),
         ]
     )

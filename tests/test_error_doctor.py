@@ -292,7 +292,7 @@ def test_every_sentence_has_a_chinese_translation_with_the_same_fields() -> None
     chinese = catalog("zh-CN")
     field = re.compile(r"\{(\w+)\}")
     for key, english in families.MESSAGES.items():
-        assert english in chinese, f"message {key!r} has no Chinese translation in toolkit/i18n/zh_CN.json"
+        assert english in chinese, f"message {key!r} has no Chinese translation (toolkit.i18n.refresh)"
         assert set(field.findall(chinese[english])) == set(field.findall(english)), key
 
 

@@ -104,7 +104,7 @@ def test_the_feedback_names_the_limit_that_stopped_a_cell() -> None:
     assert whole.status == "timeout" and "The whole notebook used more than 600 CPU seconds" in whole.problems[-1]
 
 
-def test_a_death_or_a_timeout_under_overload_is_flagged_and_not_on_an_idle_machine() -> None:
+def test_a_death_or_wall_timeout_under_overload_is_flagged_and_a_cpu_stop_is_not() -> None:
     died = {**CELL, "index": 5, "student_cell": 3, "timeout": False, "limit": None, "died": True}
     busy = _scored([died], load_peak=7.5, cores=2)
     assert busy.status == "kernel died"
@@ -115,10 +115,8 @@ def test_a_death_or_a_timeout_under_overload_is_flagged_and_not_on_an_idle_machi
     assert not any(f.startswith(scoring.OVERLOADED) for f in idle.flags)
     by_wall = _scored([], timed_out=True, stopped_by="wall", load_peak=7.5, cores=2)
     assert by_wall.status == "timeout" and any(f.startswith(scoring.OVERLOADED) for f in by_wall.flags)
-    by_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=7.5, cores=2)  # CPU seconds grow under load too
-    assert by_cpu.status == "timeout" and any(f.startswith(scoring.OVERLOADED) for f in by_cpu.flags)
-    idle_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=1.0, cores=2, cpu_share=0.95)
-    assert idle_cpu.status == "timeout" and not any(f.startswith(scoring.OVERLOADED) for f in idle_cpu.flags)
+    by_cpu = _scored([], timed_out=True, stopped_by="cpu", load_peak=7.5, cores=2)  # CPU seconds: whatever the load
+    assert by_cpu.status == "timeout" and not any(f.startswith(scoring.OVERLOADED) for f in by_cpu.flags)
 
 
 def _result(status: str, flags: tuple[str, ...] = ()) -> SubmissionResult:

@@ -21,7 +21,7 @@ from course.authoring.notebook_format import find_exercises, resolve_exercise
 from course.grading.batch import Job, grade_jobs
 from course.reports.records import SubmissionResult
 from course.sandbox.limits import Limits
-from course.verification import calibration, trusted
+from course.verification import calibration, check_names, trusted
 from course.verification import plan as verification_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ FORGED_EXERCISES = ["ex02_functional", "ex03_multi_io", "ex04_shared_layers", "e
 def _forged_starter(name: str) -> Any:
     """The exercise's starter with FAKE_EVERYTHING right after its setup cell."""
     exercise = resolve_exercise(name)
-    names = sorted({n for c in exercise.checks for n in trusted.student_names(exercise, c.source)})
+    names = sorted({n for c in exercise.checks for n in check_names.student_names(exercise, c.source)})
     starter = nbformat.read(str(ROOT / "exercises" / f"{name}.ipynb"), as_version=4)
     locks = [c.get("metadata", {}).get("course", {}).get("locked") for c in starter.cells]
     setup = locks.index("setup")
@@ -282,7 +282,7 @@ def test_every_exercise_s_test_split_is_held_out_in_the_trusted_process(name: st
     plain: dict[str, Any] = {}
     for cell in exercise.notebook.cells:  # what the notebook itself loads: its locked cells, run here as they are
         if cell.get("metadata", {}).get("course", {}).get("locked"):
-            exec(trusted._python(cell.source), plain)
+            exec(check_names.python_code(cell.source), plain)
     trusted_context = trusted.instructor_context(exercise, seed=3)
     assert trusted_context["x_test"].shape == plain["x_test"].shape
     assert not np.array_equal(trusted_context["x_test"], plain["x_test"])

@@ -169,9 +169,11 @@ def score_run(
     if verified is not None and verified.problem:  # the trusted verification was stopped (too slow, too large)
         problems.append(verified.problem)
     flags = list(rebuilt.flags)
-    # a dead kernel or a timeout while the machine was overloaded is graded once more (CPU seconds themselves grow
-    # about 1.4x under contention: cache and memory bandwidth are shared)
-    if status in RETRIED_WHEN_OVERLOADED and (overload := run.overload()):
+    # a dead kernel or a stop by the wall-clock backstop while the machine was overloaded is graded once more; a stop
+    # at a CPU limit is not: CPU seconds hardly depend on load (about 1.4x under 3x contention, which the limits'
+    # factor over the reference's cost covers), and an endless loop would only be run twice
+    by_clock = run.stopped_by == "wall" or any(r["timeout"] and r.get("limit") != "cpu" for r in cells)
+    if (status == Status.KERNEL_DIED or (status == Status.TIMEOUT and by_clock)) and (overload := run.overload()):
         flags.append(f"{OVERLOADED} ({overload}) during this run")  # _retried reads it
     if verified is not None:  # e.g. files in the export folder that no check reads, ignored
         flags += verified.flags

@@ -98,4 +98,4 @@ class SubmissionResult:
 def missing_result(student: str, like: SubmissionResult) -> SubmissionResult:
     """The row of a roster student without a submission: 0 points, each of ``like``'s checks "not found"."""
     checks = tuple(CheckResult(c.id, 0, c.max_points, c.hidden, False, NO_SUBMISSION) for c in like.checks)
-    return SubmissionResult(student, like.exercise, "missing", checks)
+    return SubmissionResult(student, like.exercise, Status.MISSING, checks)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import NoneType
 from typing import Any, Literal, TypedDict
 
-Number = (int, float)
+Number: tuple[type, ...] = (int, float)
 
 
 class CollectedRecord(TypedDict):

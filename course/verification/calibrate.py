@@ -72,7 +72,7 @@ def measure(exercise: Exercise, limits: Any) -> Calibration:
             f"(cell {where.get('index', '?')}: {what}); run it top to bottom in Jupyter, fix it, and calibrate again. "
             f"Log tail: {ran.run.log_tail[-300:].strip()}"
         )
-    verification = verified.verification or {}
+    verification: dict[str, tuple[bool, str]] = verified.verification or {}
     failed = {c: str(verification.get(c, (False, "not verified"))[1]) or "did not pass"
               for c in plan.verified if not verification.get(c, (False, ""))[0]}  # fmt: skip
 
@@ -86,7 +86,7 @@ def measure(exercise: Exercise, limits: Any) -> Calibration:
     cost = {
         str(positions[r["index"]]): float(r.get("cpu_s", r.get("seconds", 0.0)))
         for r in records
-        if r.get("when") == "call" and positions.get(r.get("index")) is not None
+        if r.get("when") == "call" and isinstance(r.get("index"), int) and positions.get(r["index"]) is not None
     }
     total = float(getattr(ran.run, "cpu_s", None) or sum(cost.values()))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

@@ -764,7 +764,7 @@ def _reference_instance(name: str, about: Any, weights: dict[str, Any], classes:
                          "define: use the class the exercise asks for")  # fmt: skip
     config = about.get("config") if isinstance(about.get("config"), dict) else {}
     try:
-        obj = cls.from_config(config)
+        obj = cls.from_config(config)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001  (arguments the reference does not take: its defaults, with the same name)
         obj = cls(name=about.get("name")) if isinstance(about.get("name"), str) else cls()
     build = about.get("build") if isinstance(about.get("build"), dict) else None

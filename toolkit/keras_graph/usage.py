@@ -76,8 +76,8 @@ def record(most: int = 3) -> dict[str, list[Any]]:
                 calls.append(entry)
         return call(self, *args, **kwargs)
 
-    layer.__new__ = staticmethod(recording_new)  # type: ignore[assignment]
-    layer.__call__ = recording_call  # type: ignore[method-assign]
+    layer.__new__ = staticmethod(recording_new)
+    layer.__call__ = recording_call
     _state.update(usage=usage, new=new, call=call)
     return usage
 
@@ -87,6 +87,6 @@ def stop() -> None:
     from toolkit._keras import keras
 
     if _state:
-        keras.layers.Layer.__new__ = _state["new"]  # type: ignore[method-assign]
-        keras.layers.Layer.__call__ = _state["call"]  # type: ignore[method-assign]
+        keras.layers.Layer.__new__ = _state["new"]
+        keras.layers.Layer.__call__ = _state["call"]
         _state.clear()

@@ -10,6 +10,7 @@ from toolkit._keras import device, keras, tf
 from toolkit.i18n import tr
 from toolkit.inspection.input_shapes import short_repr
 from toolkit.inspection.model_inputs import require_model, walk
+from toolkit.keras_graph.basics import losses_kept
 from toolkit.keras_graph.concrete_calls import concrete_calls, model_inputs
 from toolkit.profiling.records import LayerTime, StepTime, shares
 from toolkit.profiling.timing import median_ms
@@ -50,8 +51,9 @@ def profile(
         )
     _check_counts(samples, batch_size, runs)
     record = _walk(model, batch)
-    times, notes = _row_times(model, batch, record, runs)
-    whole_ms = _whole_ms(model, batch, runs, notes)
+    with losses_kept(model):  # layers that add losses would otherwise keep those of the timed functions' graphs
+        times, notes = _row_times(model, batch, record, runs)
+        whole_ms = _whole_ms(model, batch, runs, notes)
     step = _step(model, batch, labels, batch_size or rows, runs, notes)
     depths = [r.depth for r in record.rows]
     forward = [times.get(r.address) for r in record.rows]
