@@ -112,6 +112,8 @@ def test_a_death_or_wall_timeout_under_overload_is_flagged_and_a_cpu_stop_is_not
     starved = _scored([died], load_peak=1.0, cores=2, cpu_share=0.3)
     assert any("got 30% of the CPU time it asked for" in f for f in starved.flags)
     idle = _scored([died], load_peak=1.0, cores=2, cpu_share=0.95)
+    own_kernels = _scored([died], load_peak=2.1, cores=2, cpu_share=0.9)  # the grader's own two kernels: not overload
+    assert not any(f.startswith(scoring.OVERLOADED) for f in own_kernels.flags)
     assert not any(f.startswith(scoring.OVERLOADED) for f in idle.flags)
     by_wall = _scored([], timed_out=True, stopped_by="wall", load_peak=7.5, cores=2)
     assert by_wall.status == "timeout" and any(f.startswith(scoring.OVERLOADED) for f in by_wall.flags)

@@ -38,6 +38,7 @@ from course.sandbox import records as boundary
 from course.sandbox.environment import PASS_ENV, as_user, kernel_env, private_lib, readonly_views
 from course.sandbox.limits import Limits, user_ids
 
+OVERLOAD_FACTOR = 2.0  # a one-minute load average over this many times the cores: overloaded
 STARVED_SHARE = 0.5  # a kernel that got less than this share of the CPU time it was ready to use: overloaded
 EXPORT_PLACEHOLDER = "@COURSE_EXPORT_DIR@"  # course.verification.trusted.PLACEHOLDER
 KERNEL_NAME = "course-grader"
@@ -77,9 +78,10 @@ class RunOutcome:
         return any(r["kind"] == "finished" for r in self.records)
 
     def overload(self) -> str | None:
-        """How the machine was overloaded during this run (a load average over the number of cores, or a kernel
-        that got well under the CPU time it was ready to use), or None."""
-        busy = self.load_peak > self.cores
+        """How the machine was overloaded during this run (a load average over twice the number of cores: more than
+        the grader's own kernels, one per core; or a kernel that got well under the CPU time it was ready to use), or
+        None."""
+        busy = self.load_peak > OVERLOAD_FACTOR * self.cores
         starved = self.cpu_share is not None and self.cpu_share < STARVED_SHARE
         if not (busy or starved):
             return None
