@@ -230,8 +230,9 @@ def test_the_trusted_worker_runs_sandboxed_with_memory_cpu_and_file_limits(pool:
     assert "Max cpu time              unlimited" not in limits, limits
     assert os.readlink(f"/proc/{worker}/ns/net") != os.readlink("/proc/self/ns/net")  # no network
     seen = f"/proc/{worker}/root"  # the worker's view of the file system
-    assert Path(trusted.__file__).parent.joinpath("solutions").is_dir()
-    assert not Path(seen + str(Path(trusted.__file__).parent / "solutions")).exists()  # no solutions, no project
+    package = Path(trusted.__file__).resolve().parents[1]  # the course package
+    assert package.joinpath("solutions").is_dir()
+    assert not Path(seen + str(package / "solutions")).exists()  # no solutions, no project
     assert Path(seen + os.path.realpath(os.environ["KERAS_COURSE_DATA"])).is_dir()  # the data folder, in full
 
 

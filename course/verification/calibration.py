@@ -20,8 +20,10 @@ so a translated edition shares its original's); a changed exercise is calibrated
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import tokenize
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,6 @@ from typing import Any
 import nbformat
 
 from course.authoring.notebook_format import Exercise, course_meta
-from course.translations import code_without_comments
 
 VERSION = 1
 FACTOR = 3.0  # a submission's cell may use this many times the reference's slowest cell's CPU seconds (and the
@@ -71,13 +72,27 @@ class Calibration:
             return None
 
 
+def _code_lines(source: str) -> list[str]:
+    """The lines of a cell with its comments cut out and blank lines dropped, the code itself untouched: the same
+    on every Python (tokenizers differ between versions in how they split f-strings, never in where comments are)."""
+    lines = source.splitlines()
+    try:
+        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+        comments = [t.start for t in tokens if t.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError):  # a cell that is not Python (a magic): its lines as they are
+        comments = []
+    for row, col in reversed(comments):
+        lines[row - 1] = lines[row - 1][:col]
+    return [line.rstrip() for line in lines if line.strip()]
+
+
 def digest(exercise: Exercise) -> str:
     """SHA-256 of the exercise's code cells (without comments) and their roles: what a calibration depends on."""
     parts = []
     for cell in exercise.notebook.cells:
         if cell.cell_type == "code":
             meta = {k: v for k, v in course_meta(cell).items() if k != "calibration"}
-            parts.append([json.dumps(meta, sort_keys=True), code_without_comments(cell.source)])
+            parts.append([json.dumps(meta, sort_keys=True), _code_lines(cell.source)])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
