@@ -86,7 +86,7 @@ install_latest() {  # the newest releases: the wheel with its dependencies, plus
   local wheel
   wheel=$(ls "dist/$kind"/*.whl) || return
   "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[tensorflow]" ipykernel nbclient nbformat nbval pytest tqdm \
-    rich packaging mistune markdown-it-py  # the two Markdown renderers tests/test_names.py renders feedback with
+    rich packaging mistune markdown-it-py babel  # Markdown renderers (tests/test_names.py); Babel's extractor (i18n)
 }
 
 show_versions() {
