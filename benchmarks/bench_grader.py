@@ -108,7 +108,7 @@ def bench(
     if sandbox:
         mode += ", kernels " + ("forked from a server per slot" if fork_server else "each in a new sandbox")
     print(f"\n== {label}: {copies} copies of {source.name}, {workers} workers, {mode} ==")
-    print(f"full marks:               {full}/{copies} (statuses: {sorted({r.status for r in results})})")
+    print(f"full marks:               {full}/{copies} (statuses: {sorted({str(r.status) for r in results})})")
     print(f"wall time:                {wall:.1f} s ({load()})")
     print(f"submissions per minute:   {copies / wall * 60:.1f}")
     print(f"per submission:           mean {statistics.mean(seconds):.1f} s, max {max(seconds):.1f} s")
