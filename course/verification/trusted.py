@@ -56,7 +56,7 @@ import nbformat
 
 from course.authoring.notebook_format import Exercise, course_meta, load_exercise
 from course.grading.files import copy_regular_files
-from course.sandbox import bwrap, disk_quota
+from course.sandbox import bwrap, cpu_time, disk_quota
 from course.sandbox.environment import as_user, kernel_env, private_lib
 from course.sandbox.limits import Limits, user_ids
 from course.verification import class_probes, export_limits
@@ -231,7 +231,6 @@ GRADER_ERROR = "__grader_error__"  # the key of a worker's reply when the refere
 REVIEW = "__review__"  # the key of a worker's reply holding the review flags
 STARTUP_S = 300.0  # wall-clock seconds a worker may take to import TensorFlow and run an exercise's locked cells
 MAX_PROBE_ANSWERS = 20 * 2**20
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ReferenceFailure(RuntimeError):
@@ -247,14 +246,8 @@ class _Stopped(RuntimeError):
 
 
 def _cpu_s(pids: list[int]) -> float:
-    """CPU seconds (user + system, all threads) the processes ``pids`` used so far, from /proc/<pid>/stat."""
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(f"/proc/{pid}/stat").read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / _TICKS
-    return total
+    """CPU seconds (user + system, all threads) the processes ``pids`` used so far (course/sandbox/cpu_time.py)."""
+    return cpu_time.cpu_seconds(pids)
 
 
 def _data_folders() -> list[Path]:
