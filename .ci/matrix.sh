@@ -59,7 +59,8 @@ fresh_venv() {
 
 install_colab_stack() {  # what Colab preinstalls, plus the test harness
   "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt \
-    tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest tqdm rich
+    tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest tqdm rich \
+    copydetect  # the class report's similarity (the grader's [course] extra; tests/test_similarity.py)
 }
 
 freeze() {  # what is installed, as `pip freeze` prints it, sorted, without the course itself (what we add)
@@ -86,7 +87,8 @@ install_latest() {  # the newest releases: the wheel with its dependencies, plus
   local wheel
   wheel=$(ls "dist/$kind"/*.whl) || return
   "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[tensorflow]" ipykernel nbclient nbformat nbval pytest tqdm \
-    rich packaging mistune markdown-it-py babel  # Markdown renderers (tests/test_names.py); Babel's extractor (i18n)
+    rich packaging mistune markdown-it-py babel copydetect  # Markdown renderers (tests/test_names.py); Babel's
+    # extractor (i18n); the class report's similarity (tests/test_similarity.py)
 }
 
 show_versions() {

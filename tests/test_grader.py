@@ -232,7 +232,7 @@ def test_cli_reruns_replace_the_outputs_with_identical_ones(tmp_path: Path) -> N
     second = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     log = first.pop("runs.jsonl")  # the run log grows by one line a run; everything else is identical
     assert second.pop("runs.jsonl").startswith(log) and len(log.splitlines()) == 1
-    assert first == second and len(first) == 15  # gradebook, 3 feedback, 4 reports, 3 records, 3 kept, term.json
+    assert first == second and len(first) == 16  # gradebook, 3 feedback, 5 reports, 3 records, 3 kept, term.json
     assert (out / "gradebook.csv").stat().st_mode & 0o777 == 0o644
 
 

@@ -26,3 +26,5 @@ def test_a_failed_hidden_check_leaks_nothing_into_out(tmp_path: Path) -> None:
     for path in files:
         assert CANARY not in path.read_text(), f"{path.name} reveals the hidden check"
     assert "q2_hidden" in (out / "feedback" / "wrong.md").read_text()  # the check is named, its insides are not
+    report = (out / "report.html").read_text()  # the class report (covered by the loop above; named here)
+    assert "q2_hidden" in report and CANARY not in report

@@ -86,7 +86,8 @@ def test_gradebook_write_adds_the_reports_and_rewrites_them_identically(tmp_path
     Gradebook(tuple(reversed(RESULTS))).write(tmp_path)
     second = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert first == second
-    assert sorted(first) == ["canvas.csv", "gradebook.csv", "item_analysis.csv", "item_analysis.html", "moodle.csv"]
+    assert sorted(first) == ["canvas.csv", "gradebook.csv", "item_analysis.csv", "item_analysis.html", "moodle.csv",
+                            "report.html"]
     page = first["item_analysis.html"].decode()
     assert "<td>q2</td><td>hidden</td>" in page and "<td>timeout</td><td>1</td>" in page
 

@@ -90,7 +90,7 @@ def _overrides(tmp_path: Path, text: str) -> tuple[Override, ...]:
         ("alice,q9,1,typo", r"line 2: the exercise has no check 'q9'; use one of q1, q2, q3"),
         ("alice,q1,3,generous", r"line 2: points '3' for check 'q1'; write a whole number from 0 to 2"),
         ("alice,q1,-1,x", r"line 2: points '-1'"),
-        ("alice,q1,1.5,x", r"line 2: points '1.5'"),
+        ("alice,q1,1.255,x", r"line 2: points '1.255'"),
         ("zoe,q1,1,x", r"line 2: no student 'zoe' was graded .*or delete the row"),
         ("alice,q1,1,", r"line 2: the reason is empty"),
         ("alice,q1,1,a\nalice,q1,2,b", r"line 3: 'alice' and check 'q1' were overridden already on line 2"),

@@ -238,7 +238,7 @@ def test_the_trusted_worker_runs_sandboxed_with_memory_cpu_and_file_limits(pool:
 
 SLOW_MODEL = """from tensorflow import keras
 layers = [keras.Input(shape=(28, 28)), keras.layers.Reshape((28, 28, 1)), keras.layers.UpSampling2D(8)]
-layers += [keras.layers.Conv2D(32, 3, padding="same") for _ in range(8)]
+layers += [keras.layers.Conv2D(64, 3, padding="same") for _ in range(8)]
 mlp = keras.Sequential([*layers, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
 mlp.save(PATH)
 """

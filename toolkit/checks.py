@@ -3,6 +3,10 @@
 Every helper prints one ``✓ ...`` line when it passes and raises :class:`CheckFailure` (an ``AssertionError``)
 whose message says what was expected, what was found and how to fix it. Nothing here looks at the caller's
 variables: a check cell passes everything it needs, e.g. ``checks.check_shape(model, (None, 10))``.
+
+A check cell that finishes may still earn only part of its points: :func:`award` (or ``check_accuracy`` with
+``full_at``) says which part. The grader reads it with :func:`awarded` where it decides the points: in the trusted
+process for a verified check, so what the student's kernel claims never counts (course/GUIDE.md section 2.3).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from toolkit.i18n import N_, tr
 
 __all__ = [
     "CheckFailure",
+    "award",
+    "awarded",
     "check_accuracy",
     "check_config_roundtrip",
     "check_equal",
@@ -52,6 +58,47 @@ class CheckFailure(AssertionError):
 
 def _ok(text: str) -> None:
     print(f"✓ {text}")
+
+
+_AWARDS: list[tuple[float, str]] = []  # award()s of the running check cell; the grader reloads or resets this module
+
+
+def award(fraction: float, why: str) -> None:
+    """Give the running check cell ``fraction`` (0 to 1) of its points; ``why`` is the sentence the student reads.
+
+    The cell must still finish without an error: a failing line fails the check whatever was awarded. Called more
+    than once in a cell, the smallest fraction counts. The points are the check's points times the fraction, rounded
+    to 0.01. Bad use (not a number, outside 0..1, no reason) raises a ValueError or TypeError, one sentence.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+        raise TypeError(
+            f"checks.award: the fraction must be a number from 0 to 1 (got {fraction!r}, of type "
+            f"{type(fraction).__name__}); pass e.g. checks.award(2 / 3, 'two of the three layers are right')"
+        )
+    value = float(fraction)
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise ValueError(
+            f"checks.award: the fraction must be from 0 to 1 (got {fraction!r}); pass the share of the check's points "
+            "earned, e.g. checks.award(0.5, ...) for half of them"
+        )
+    if not isinstance(why, str) or not why.strip():
+        raise ValueError(
+            f"checks.award: say why in a sentence the student reads (got {why!r}), e.g. "
+            "checks.award(0.5, 'the model is right but not trained')"
+        )
+    _AWARDS.append((value, tr(why)))
+    line = tr("{why}: {percent}% of this check's points", why=tr(why), percent=format(100 * value, ".0f"))
+    print(f"◐ {line}")
+
+
+def awarded() -> tuple[float, str]:
+    """The running check cell's share of its points and why: ``(1.0, "")`` unless :func:`award` was called."""
+    return min(_AWARDS, key=lambda a: a[0]) if _AWARDS else (1.0, "")
+
+
+def _reset_awards() -> None:
+    """Forget the awards: a new check cell starts (the trusted process runs several in one interpreter)."""
+    _AWARDS.clear()
 
 
 def _plain(value: Any, where: str = N_("value")) -> Any:
@@ -197,10 +244,24 @@ def check_layer_names(model: Any, expected: Sequence[str], hint: str | None = No
     check_equal(tr("layer names of the {model}", model=_model_name(model)), found, list(expected), hint=hint)
 
 
-def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None = None) -> None:
-    """Pass when ``argmax(model.predict(x))`` matches the integer labels ``y`` for at least ``at_least`` of them."""
+def check_accuracy(
+    model: Any, x: Any, y: Any, at_least: float, hint: str | None = None, *, full_at: float | None = None
+) -> None:
+    """Pass when ``argmax(model.predict(x))`` matches the integer labels ``y`` for at least ``at_least`` of them.
+
+    With ``full_at`` (above ``at_least``, at most 1) the credit is linear between the two: none at ``at_least``,
+    all of it from ``full_at`` on, e.g. ``at_least=0.90, full_at=0.95`` gives 0.93 three fifths of the points
+    (:func:`award`). Below ``at_least`` the check fails as without it.
+    """
     import numpy as np
 
+    if full_at is not None and not (
+        isinstance(full_at, numbers.Real) and isinstance(at_least, numbers.Real) and at_least < full_at <= 1
+    ):
+        raise ValueError(
+            f"check_accuracy: full_at must be a number above at_least and at most 1 (got at_least={at_least!r}, "
+            f"full_at={full_at!r}), e.g. at_least=0.90, full_at=0.95"
+        )
     keras = _require_model(model, "check_accuracy")
     labels = np.asarray(y).reshape(-1)
     try:
@@ -227,6 +288,11 @@ def check_accuracy(model: Any, x: Any, y: Any, at_least: float, hint: str | None
             found=f"{accuracy:.3f}",
             hint=hint or N_("train for more epochs, check the loss matches the labels, scale pixels to [0, 1]"),
         )
+    if full_at is not None and accuracy < full_at:
+        fraction = (accuracy - float(at_least)) / (float(full_at) - float(at_least))
+        award(fraction, tr("accuracy {found}: full credit from {full}, none at {low} or below", found=format(
+            accuracy, ".3f"), full=format(full_at, ".2f"), low=format(at_least, ".2f")))  # fmt: skip
+        return
     _ok(tr("accuracy {found} >= {wanted}", found=format(accuracy, ".2f"), wanted=format(at_least, ".2f")))
 
 

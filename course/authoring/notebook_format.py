@@ -17,6 +17,7 @@ import nbformat
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 DEFAULT_STUB = "replace this line with your code"
+DEFAULT_ANSWER = "Write your answer here."  # a markdown answer's solution region in the starter, without a message
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
 
@@ -25,7 +26,7 @@ class FormatError(ValueError):
     """A solution notebook breaks the source format (the message names the notebook and the cell)."""
 
 
-ROLES = ("check", "locked", "verify", "probe")  # what a cell's "course" metadata may declare it to be
+ROLES = ("check", "locked", "verify", "probe", "manual")  # what a cell's "course" metadata may declare it to be
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,29 @@ class Check:
     position: int  # index of the cell in the source notebook
     source: str
     kernel_only: str = ""  # why this check's points come from the student's kernel (metadata "kernel_only"), if so
+
+
+@dataclass(frozen=True)
+class ManualQuestion:
+    """One answer cell graded by hand (GUIDE.md section 4.9): free text (markdown) or code."""
+
+    id: str
+    points: int
+    rubric: str  # for the instructor only: never in the starter
+    position: int  # index of the cell in the source notebook
+    cell_type: str  # "markdown" or "code"
+    cell_id: str | None  # the cell's id, which the starter keeps: finds the answer when its metadata was lost
+    source: str  # the solution's cell, solution markers included
+
+    @property
+    def model_answer(self) -> str:
+        """The solution's answer: the cell without its solution marker lines."""
+        return "\n".join(ln for ln in self.source.splitlines() if not ln.strip().startswith((BEGIN, END))).strip()
+
+    @property
+    def starter_source(self) -> str:
+        """The cell as the starter has it (an answer equal to it is no answer)."""
+        return stub_solutions(self.source, where=self.id, markdown=self.cell_type == "markdown")
 
 
 @dataclass(frozen=True)
@@ -83,10 +107,26 @@ class Exercise:
     def max_points(self) -> int:
         return sum(c.points for c in self.checks)
 
+    @property
+    def manual(self) -> list[ManualQuestion]:
+        """The answer cells graded by hand, in the notebook's order (not checks: the grader never scores them)."""
+        return [
+            ManualQuestion(meta["manual"], int(meta["points"]), str(meta.get("rubric") or ""), i, cell.cell_type,
+                           cell.get("id"), cell.source)
+            for i, cell in enumerate(self.notebook.cells)
+            if (meta := course_meta(cell)).get("manual")
+        ]  # fmt: skip
+
     def trusted_positions(self) -> dict[str, int]:
         """Check and lock id -> index of that cell in the source."""
         ids = ((trusted_id(cell), i) for i, cell in enumerate(self.notebook.cells))
         return {ident: i for ident, i in ids if ident is not None}
+
+
+def manual_id(cell: Any) -> str | None:
+    """The question id of an answer cell graded by hand, or None."""
+    value = course_meta(cell).get("manual")
+    return value if isinstance(value, str) else None
 
 
 def course_meta(cell: Any) -> dict[str, Any]:
@@ -127,10 +167,14 @@ def _validate(path: Path, nb: Any) -> None:
         meta = cell.get("metadata", {}).get("course")
         if meta is None:
             continue
-        if cell.cell_type != "code":
-            raise _fail(path, i, "only code cells may carry 'course' metadata")
+        if cell.cell_type != "code" and not (isinstance(meta, dict) and "manual" in meta):
+            raise _fail(path, i, "only code cells may carry 'course' metadata (a markdown cell may be an answer "
+                                 'graded by hand: {"manual": "q7_explain", "points": 3})')  # fmt: skip
         if not isinstance(meta, dict) or len(set(ROLES) & meta.keys()) != 1:
             raise _fail(path, i, f"'course' metadata must hold one of {', '.join(map(repr, ROLES))} (got {meta!r})")
+        if "manual" in meta:
+            _validate_manual(path, i, meta, cell, seen)
+            continue
         if {"verify", "probe"} & meta.keys():
             _validate_role(path, i, meta, cell.source, checks={course_meta(c).get("check") for c in nb.cells})
             if "probe" in meta and meta["probe"] in probed:
@@ -158,6 +202,22 @@ def _validate(path: Path, nb: Any) -> None:
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != "python3":
         raise FormatError(f"{path.name}: kernelspec name must be 'python3' (got {kernel!r}); fix the metadata")
+
+
+def _validate_manual(path: Path, index: int, meta: dict[str, Any], cell: Any, seen: set[str]) -> None:
+    """An answer graded by hand: an id unique among the exercise's ids, positive whole points, a text rubric."""
+    ident = meta["manual"]
+    if not isinstance(ident, str) or not _ID.match(ident):
+        raise _fail(path, index, f"manual id {ident!r} must match [a-z][a-z0-9_]*, e.g. 'q7_explain'")
+    if ident in seen:
+        raise _fail(path, index, f"id {ident!r} is used twice; ids must be unique within the exercise")
+    seen.add(ident)
+    points = meta.get("points")
+    if not isinstance(points, int) or isinstance(points, bool) or points < 1:
+        raise _fail(path, index, f"manual answer {ident!r} needs 'points': a positive int (got {points!r})")
+    if not isinstance(meta.get("rubric", ""), str):
+        raise _fail(path, index, f"manual answer {ident!r}: 'rubric' must be text (what earns the points)")
+    stub_solutions(cell.source, where=f"{path.name}, cell {index}")  # balanced markers, in markdown too
 
 
 def _validate_role(path: Path, index: int, meta: dict[str, Any], source: str, checks: set[Any]) -> None:
@@ -206,8 +266,9 @@ def resolve_exercise(name: str, solutions_dir: Path = SOLUTIONS_DIR) -> Exercise
     return load_exercise(stems[0])
 
 
-def stub_solutions(source: str, where: str = "cell") -> str:
-    """``source`` with each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by a stub."""
+def stub_solutions(source: str, where: str = "cell", *, markdown: bool = False) -> str:
+    """``source`` with each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by a stub: a line that
+    raises NotImplementedError, or in a ``markdown`` cell (an answer graded by hand) the marker's message as text."""
     out: list[str] = []
     inside = False
     for line in source.splitlines():
@@ -216,10 +277,10 @@ def stub_solutions(source: str, where: str = "cell") -> str:
             if inside:
                 raise FormatError(f"{where}: '{BEGIN}' inside another solution region; close it with '{END}'")
             inside = True
-            message = marker[len(BEGIN) :].strip(" :") or DEFAULT_STUB
+            message = marker[len(BEGIN) :].strip(" :") or (DEFAULT_ANSWER if markdown else DEFAULT_STUB)
             indent = line[: len(line) - len(line.lstrip())]
             text = message.replace("\\", "\\\\").replace('"', '\\"')
-            out.append(f'{indent}raise NotImplementedError("Exercise: {text}")')
+            out.append(f"{indent}{message}" if markdown else f'{indent}raise NotImplementedError("Exercise: {text}")')
         elif marker.startswith(END):
             if not inside:
                 raise FormatError(f"{where}: '{END}' without a '{BEGIN}' before it")

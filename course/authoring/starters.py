@@ -17,6 +17,7 @@ from course.authoring.notebook_format import (
     find_exercises,
     is_instructor_only,
     load_exercise,
+    manual_id,
     stub_solutions,
 )
 from course.authoring.notebook_setup import retarget_badge
@@ -36,8 +37,9 @@ EXERCISES_DIR = default_exercises_dir()
 
 
 def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:
-    """The starter notebook: outputs cleared, solutions stubbed, hidden checks and the grader's own cells (verify,
-    probe) removed, metadata kept but the calibration."""
+    """The starter notebook: outputs cleared, solutions stubbed (in answers graded by hand too, markdown ones
+    included), hidden checks and the grader's own cells (verify, probe) removed, metadata kept but the calibration
+    and the rubrics of answers graded by hand."""
     nb = copy.deepcopy(exercise.notebook)
     cells = []
     for i, cell in enumerate(nb.cells):
@@ -47,6 +49,10 @@ def make_starter(exercise: Exercise, badge_dir: str = "exercises") -> Any:
             cell.outputs = []
             cell.execution_count = None
             cell.source = stub_solutions(cell.source, where=f"{exercise.name}, cell {i}")
+        elif manual_id(cell) is not None:  # a free-text answer: its solution region becomes the marker's message
+            cell.source = stub_solutions(cell.source, where=f"{exercise.name}, cell {i}", markdown=True)
+        if manual_id(cell) is not None:
+            cell.metadata["course"].pop("rubric", None)  # the instructor's; the review file shows it
         cells.append(cell)
     nb.cells = cells
     retarget_badge(nb, f"{badge_dir}/{exercise.path.name}")  # the starter's "Open in Colab" opens the starter

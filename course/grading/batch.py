@@ -201,7 +201,7 @@ def grade_folder(
     except BaseException:
         results_store.discard(fresh)  # a run that stopped (no scheduler, Ctrl-C) leaves --out as it found it
         raise
-    book = Gradebook(tuple(results), roster, kept, term=term)
+    book = Gradebook(tuple(results), roster, kept, term=term, exercise=exercise)
     if out_dir is not None:
         book = book.write(out_dir, handed_in=handed_in)
         status = {r.student: r.status for r in book.results}

@@ -117,11 +117,11 @@ _NUMBER = (int, float)
 _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
     "student": (str,), "exercise": (str,), "status": (str,), "checks": (list,), "notes": (list,),
     "problems": (list,), "flags": (list,), "seconds": _NUMBER, "kernel_ready_s": (*_NUMBER, type(None)),
-    "total": (int,), "max_points": (int,),
+    "total": _NUMBER, "max_points": (int,),  # total: partial credit gives parts of a point
 }  # fmt: skip
 _OPTIONAL_RESULT_FIELDS: dict[str, tuple[type, ...]] = {"lang": (str,)}  # absent in records from before them
 _CHECK_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,), "points": (int,), "max_points": (int,), "hidden": (bool,), "passed": (bool,), "message": (str,)
+    "id": (str,), "points": _NUMBER, "max_points": (int,), "hidden": (bool,), "passed": (bool,), "message": (str,)
 }  # fmt: skip
 
 

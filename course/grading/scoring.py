@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from course.grading.rebuild import Rebuilt
-from course.reports.records import CheckResult, Status, SubmissionResult
+from course.reports.records import CheckResult, Status, SubmissionResult, points_value
 from course.sandbox.limits import Limits
 from course.sandbox.run import RunOutcome
 from course.verification.trusted import Verification
@@ -19,6 +19,12 @@ MAX_PROBLEMS = 6
 
 
 HIDDEN_FAILED = "this hidden check did not pass; hidden checks never show their code, values or error messages"
+
+
+HIDDEN_PARTIAL = "this hidden check earned part of its points; hidden checks never show their code, values or reasons"
+
+
+PARTIAL = "this check earned part of its points"  # the message when the award gave no reason (it always does)
 
 
 OVERLOADED = "the machine was overloaded"  # a flag score() sets and _retried reads
@@ -88,6 +94,17 @@ def _check_message(record: dict[str, Any] | None, status: Status, limits: Limits
     return "did not pass"
 
 
+def _kernel_award(record: dict[str, Any] | None) -> tuple[float, str]:
+    """The share of its points a check cell awarded in the kernel and why (the plugin read it from the cell's token
+    line): what counts for a check verified in the kernel only. A record without one (a run of an older plugin)
+    gives all of them; one that is not a number from 0 to 1 gives none."""
+    value = (record or {}).get("fraction", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        return 0.0, ""
+    why = (record or {}).get("award")
+    return float(value), why if isinstance(why, str) else ""
+
+
 def score_run(
     job: Job, rebuilt: Rebuilt, run: RunOutcome, verified: Verification | None, limits: Limits
 ) -> SubmissionResult:
@@ -128,15 +145,23 @@ def score_run(
         record = by_check.get(c.id)
         passed = bool(record and record["passed"] and record["token"] and not record.get("error"))
         message = "" if passed else _check_message(record, status, limits)
+        fraction, why = _kernel_award(record) if passed else (0.0, "")
         if verified is not None and c.id in outside:
-            # points come from the trusted process only; the kernel's run gives the message
+            # points, and the share of them a partial credit gives, come from the trusted process only; the
+            # kernel's run gives the message of a failure
             in_kernel, (passed, why) = passed, verified.get(c.id, (False, "not verified"))
             if in_kernel and not passed:
                 forged.append(c.id)
             message = "" if passed else (message if not in_kernel else why)
-        if c.hidden and not passed and record is not None and not (record["timeout"] or record["died"]):
-            message = HIDDEN_FAILED  # its error text may quote the expected value or the check's code
-        checks.append(CheckResult(c.id, c.points if passed else 0, c.points, c.hidden, passed, message))
+            fraction = verified.fraction(c.id)
+        whole = passed and fraction >= 1
+        if passed and not whole:
+            message = why or PARTIAL
+        if c.hidden and not whole and record is not None and not (record["timeout"] or record["died"]):
+            # its error text or award reason may quote the expected value or the check's code
+            message = HIDDEN_PARTIAL if passed and fraction > 0 else HIDDEN_FAILED
+        points = points_value(c.points * fraction) if passed else 0
+        checks.append(CheckResult(c.id, points, c.points, c.hidden, whole, message))
     problems = [p for r in cells if (p := _problem(rebuilt, r, limits))]
     if refused:
         problems.insert(

@@ -5,7 +5,9 @@ so it imports nothing from ``course``. It reads one JSON line from stdin (the pe
 they never enter the kernel's environment or the notebook file), then:
 
 - extends each check cell, in memory, with a fresh import of ``toolkit.checks`` before it and a line after it that
-  prints the check's token (an HMAC of the check id), so a check counts only if its own cell really reached the end;
+  prints the check's token (an HMAC of the check id), so a check counts only if its own cell really reached the end,
+  and the share of its points the cell awarded (``toolkit.checks.award``; counted only for a check verified in the
+  kernel alone: a verified check's share comes from the trusted process);
 - deletes the notebook file once collected, so student code cannot read the hidden checks from it;
 - polls the kernel while a cell runs and reports a dead kernel within about a second;
 - appends one HMAC-signed JSON record per cell to the results file, which the grader verifies, and a ``start``
@@ -127,12 +129,35 @@ def _instrument(source: str, check_id: str) -> str:
     token = token_for(_state["secret"], check_id)
     return "\n".join(
         [
-            "import importlib as _course_importlib, sys as _course_sys",
-            "checks = _course_importlib.reload(_course_importlib.import_module('toolkit.checks'))",
+            "import importlib as _course_importlib, json as _course_json, sys as _course_sys",
+            "_course_checks = checks = _course_importlib.reload(_course_importlib.import_module('toolkit.checks'))",
             source,
-            f"_course_sys.stdout.write('course-check {check_id} {token}\\n'); _course_sys.stdout.flush()",
+            # (a module put in toolkit.checks' place may lack a working awarded(): then all or nothing)
+            "try:\n    _course_award = _course_json.dumps(list(_course_checks.awarded()))\n"
+            "except Exception:\n    _course_award = '[1.0, \"\"]'",
+            f"_course_sys.stdout.write('course-check {check_id} {token} ' + _course_award + '\\n'); "
+            "_course_sys.stdout.flush()",
         ]
     )
+
+
+def token_line(text: str, check_id: str) -> tuple[float, str] | None:
+    """The share of its points and the reason that check ``check_id``'s token line in ``text`` (its cell's output)
+    gives (the last such line counts), or None when there is no valid one: a line without the right token, or with
+    a share that is not a number from 0 to 1, is not the cell's own."""
+    prefix = f"course-check {check_id} {token_for(_state['secret'], check_id)}"
+    for line in reversed(text.splitlines()):
+        if not line.startswith(prefix + " "):
+            continue
+        try:
+            fraction, why = json.loads(line[len(prefix) + 1 :])
+        except (ValueError, TypeError):
+            return None
+        number = isinstance(fraction, int | float) and not isinstance(fraction, bool)
+        if not number or not 0 <= fraction <= 1 or not isinstance(why, str):
+            return None
+        return float(fraction), why[:MAX_TEXT]
+    return None
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
@@ -190,10 +215,7 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
     # nbval reports a timeout in its own exception; the cell's output shows the KeyboardInterrupt it caused.
     timed_out = call.excinfo is not None and "Timeout of" in str(call.excinfo.value)
     stopped = call.when == "call" and _state["stopped"] is not None and _state["stopped"] == _state["cell"]
-    token_seen = False
-    if info["check"]:
-        line = f"course-check {info['check']} {token_for(_state['secret'], info['check'])}"
-        token_seen = line in _text(outputs).splitlines()
+    awarded = token_line(_text(outputs), info["check"]) if info["check"] else None
     _emit(
         {
             "kind": "cell",
@@ -202,7 +224,9 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
             "check": info["check"],
             "student_cell": info["student_cell"],
             "passed": bool(report.passed),
-            "token": token_seen,
+            "token": awarded is not None,
+            "fraction": awarded[0] if awarded is not None else None,  # of the check's points (toolkit.checks.award)
+            "award": awarded[1] if awarded is not None else "",
             "error": error,
             "timeout": timed_out or stopped,
             "limit": ("cpu" if stopped else "wall") if timed_out or stopped else None,  # which limit stopped it

@@ -1,4 +1,5 @@
-"""Reports for the instructor from result records: item analysis (pass rate per check) and LMS gradebook exports.
+"""Reports for the instructor from result records: item analysis (pass rate and discrimination per check), LMS
+gradebook exports and the class report (course/reports/class_report.py).
 
 Pure functions of ``SubmissionResult`` records; every text cell goes through ``spreadsheet_safe``, every name through
 ``display_name`` (one line, no bidi or other invisible characters). None of them holds a check's message, so nothing
@@ -10,18 +11,22 @@ from __future__ import annotations
 import csv
 import html
 import io
+import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from course.grading.files import display_name
+from course.reports.class_report import FILE as CLASS_REPORT
+from course.reports.class_report import ClassReport, ReportContext, render
 from course.reports.records import SubmissionResult
 from course.reports.text import clean, spreadsheet_safe
 
 NOT_RUN = ("invalid", "empty", "grader error", "missing")  # statuses whose checks never ran: not an attempt
 ROSTER_FIELDS = ("name", "id", "sis_user_id", "sis_login_id", "section", "email", "username")
-REPORT_FILES = ("item_analysis.csv", "item_analysis.html", "canvas.csv", "moodle.csv")
+REPORT_FILES = ("item_analysis.csv", "item_analysis.html", "canvas.csv", "moodle.csv", CLASS_REPORT)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class ItemStats:
     attempted: int  # submissions whose notebook ran (status not in NOT_RUN)
     passed: int
     mean_points: float  # over the attempts; 0 when nobody attempted
+    discrimination: float | None = None  # :func:`item_rest_correlation` over the attempts
 
     @property
     def pass_rate(self) -> float:
@@ -45,10 +51,24 @@ def item_analysis(results: list[SubmissionResult]) -> tuple[list[ItemStats], dic
     ran = [r for r in results if r.status not in NOT_RUN]
     items = []
     for check in results[0].checks if results else ():
-        mine = [c for r in ran for c in r.checks if c.id == check.id]
-        mean = sum(c.points for c in mine) / len(mine) if mine else 0.0
-        items.append(ItemStats(check.id, check.hidden, check.max_points, len(mine), sum(c.passed for c in mine), mean))
+        mine = [(c, r.total) for r in ran for c in r.checks if c.id == check.id]
+        points = [c.points for c, _ in mine]
+        mean = sum(points) / len(mine) if mine else 0.0
+        passed = sum(c.passed for c, _ in mine)
+        rest = [total - c.points for c, total in mine]
+        items.append(ItemStats(check.id, check.hidden, check.max_points, len(mine), passed, mean,
+                               item_rest_correlation(points, rest)))  # fmt: skip
     return items, dict(sorted(Counter(r.status for r in results).items()))
+
+
+def item_rest_correlation(points: Sequence[float], rest: Sequence[float]) -> float | None:
+    """How well a check separates strong and weak submissions: Pearson's r between its points and each student's
+    points on the other checks (the point-biserial correlation when the check gives all or nothing; leaving the
+    check out of the other side keeps it from correlating with itself). None with fewer than 3 students, or when the
+    check's points or the rest do not vary."""
+    if len(points) < 3 or len(set(points)) < 2 or len(set(rest)) < 2:
+        return None
+    return statistics.correlation(points, rest)
 
 
 def _csv(rows: list[list[Any]]) -> str:
@@ -120,7 +140,7 @@ def _columns(results: list[SubmissionResult]) -> tuple[list[str], list[int]]:
     return [f"{results[0].exercise} {c.id}" for c in checks], [c.max_points for c in checks]
 
 
-def _points(result: SubmissionResult) -> list[int]:
+def _points(result: SubmissionResult) -> list[int | float]:
     return [c.points for c in result.checks]
 
 
@@ -151,11 +171,24 @@ def moodle_csv(results: list[SubmissionResult], roster: dict[str, dict[str, str]
     return _csv(rows)
 
 
-def report_files(results: list[SubmissionResult], roster: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
-    """File name -> text of every report, written next to gradebook.csv."""
+def class_report(results: list[SubmissionResult], context: ReportContext | None = None) -> ClassReport:
+    """The records report.html is drawn from."""
+    items, statuses = item_analysis(results)
+    ran = tuple(r.status not in NOT_RUN for r in results)
+    return ClassReport(tuple(results), ran, tuple(items), statuses, context or ReportContext())
+
+
+def report_files(
+    results: list[SubmissionResult],
+    roster: dict[str, dict[str, str]] | None = None,
+    context: ReportContext | None = None,
+) -> dict[str, str]:
+    """File name -> text of every report, written next to gradebook.csv (``context``: what report.html shows
+    beyond the results, course/reports/class_report.py)."""
     return {
         "item_analysis.csv": item_analysis_csv(results),
         "item_analysis.html": item_analysis_html(results),
         "canvas.csv": canvas_csv(results, roster),
         "moodle.csv": moodle_csv(results, roster),
+        CLASS_REPORT: render(class_report(results, context)),
     }

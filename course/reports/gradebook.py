@@ -16,52 +16,70 @@ from course.atomic_write import write_atomically
 from course.authoring.notebook_format import Exercise
 from course.grading import results_store as store
 from course.grading.files import check_out_dir, display_name, output_names, safe_file_name
-from course.reports.records import SubmissionResult, missing_result
+from course.reports.records import SubmissionResult, missing_result, points_value
 from course.reports.text import clean, markdown_text, spreadsheet_safe
 
 if TYPE_CHECKING:
+    from course.reports.similarity import SimilarityReport
     from course.term.assess import Standing
+    from course.term.manual import Mark
     from course.term.settings import Term
 
 
 TERM_COLUMNS = ["submitted", "due", "late_days", "penalty", "final", "overrides"]
+PENDING = "pending"  # a cell whose points wait for an answer graded by hand (course/term/review_file.py)
 
 
 def gradebook_rows(
     results: list[SubmissionResult], standings: list[Standing] | None = None
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the gradebook: one row per result (names as :func:`display_name` shows them), one column
-    per check; with ``standings`` (one per result, course/term/assess.py) the check columns count overrides and
-    :data:`TERM_COLUMNS` follow."""
+    per check; with ``standings`` (one per result, course/term/assess.py) the check columns count overrides, one
+    column per answer graded by hand follows them (``pending`` until graded, and so are ``total`` and ``final``),
+    and :data:`TERM_COLUMNS` come last."""
     check_ids = [c.id for c in results[0].checks] if results else []
-    header = ["student", *check_ids, "total", "max_points", "status", "notes", *(TERM_COLUMNS if standings else [])]
+    questions = [m.question.id for m in standings[0].manual] if standings else []
+    header = ["student", *check_ids, *questions, "total", "max_points", "status", "notes",
+              *(TERM_COLUMNS if standings else [])]  # fmt: skip
     given: list[Standing | None] = list(standings) if standings else [None] * len(results)
     pairs = sorted(zip(results, given), key=lambda rs: rs[0].student)
     rows = []
     for r, standing in pairs:
         points = {c.id: c.points for c in r.checks}
         flags = [*r.flags]
+        total: Any = points_value(sum(points.values()))
+        max_points, marks = r.max_points, []
         if standing is not None:
             points = {c.result.id: c.points for c in standing.checks}
             if standing.days_late is None:
                 flags.append("no submission time: raw points kept, no late penalty worked out; give the time in "
                              "--submitted-times or the roster's submitted column")  # fmt: skip
+            by_id = {m.question.id: m for m in standing.manual}
+            marks = [PENDING if by_id[q].points is None else by_id[q].points for q in questions if q in by_id]
+            if standing.pending:
+                shown = ", ".join(f"{m.question.id} (manual/{m.question.id}.csv)" for m in standing.pending)
+                flags.append(f"to grade by hand: {shown}")
+            total = PENDING if standing.pending else standing.points
+            max_points = standing.max_points
         notes = "; ".join([*r.notes, *(f"review: {f}" for f in flags)])
-        total = sum(points.values())
-        row = [display_name(r.student), *(points[i] for i in check_ids), total, r.max_points, r.status, notes]
+        row = [display_name(r.student), *(points[i] for i in check_ids), *marks, total, max_points, r.status, notes]
         rows.append(row + (_term_cells(standing) if standing is not None else []))
     return header, rows
 
 
 def _term_cells(s: Standing) -> list[Any]:
-    """submitted, due, late_days, penalty, final, overrides of one row."""
+    """submitted, due, late_days, penalty, final, overrides of one row (final, and a late row's penalty,
+    ``pending`` while an answer graded by hand is not graded)."""
     from course.term.due import show_time
 
     late = "unknown" if s.days_late is None else s.days_late if s.due is not None else ""
     changed = "; ".join(f"{c.result.id}: {c.result.points} -> {c.points} ({c.override.reason})"
                         for c in s.checks if c.override is not None)  # fmt: skip
+    late_share = s.late.penalty_percent(s.days_late or 0)  # a penalty on points not all known yet is not known
+    penalty = PENDING if s.pending and late_share else _number(s.penalty)
+    final = PENDING if s.pending else _number(s.final)
     return [show_time(s.submitted.time) if s.submitted else "", show_time(s.due) if s.due else "", late,
-            _number(s.penalty), _number(s.final), changed]  # fmt: skip
+            penalty, final, changed]  # fmt: skip
 
 
 def _number(value: float) -> int | float:
@@ -81,23 +99,30 @@ def feedback_markdown(result: SubmissionResult, standing: Standing | None = None
     """The feedback file for one student, in their submission's language (flags for the instructor are left out).
 
     With ``standing`` (course/term/assess.py): overridden points with the instructor's reason, only the checks
-    released now (a line saying how many are held back), and the submission time with any late penalty.
-    Messages, problems and notes can quote the student (an exception's text, a class name, a cell's first line):
-    they go through :func:`markdown_text`, so the only score line, headings and HTML are the grader's own.
+    released now (a line saying how many are held back), the answers graded by hand (points and comments, or not
+    graded yet) and the submission time with any late penalty.
+    Messages, problems, notes and comments can quote the student (an exception's text, a class name, a cell's first
+    line): they go through :func:`markdown_text`, so the only score line, headings and HTML are the grader's own.
     """
     from course.i18n import feedback_text
 
     t = feedback_text(result.lang)
     views = standing.checks if standing is not None else ()
     shown = [v for v in views if v.shown] if standing is not None else []
+    manual = standing.manual if standing is not None else ()
     status = t(f"status.{result.status}") if f"status.{result.status}" in t.frame else result.status
     if standing is None or not standing.withheld:
         points = standing.points if standing is not None else result.total
-        score = t("score", points=points, max_points=result.max_points, status=status)
+        most = standing.max_points if standing is not None else result.max_points
+        score = t("score", points=points, max_points=most, status=status)
     else:
-        score = t("score_shown", points=sum(v.points for v in shown),
-                  max_points=sum(v.result.max_points for v in shown), status=status)  # fmt: skip
+        score = t("score_shown", points=points_value(sum(v.points for v in shown) + sum(m.points or 0 for m in manual)),
+                  max_points=sum(v.result.max_points for v in shown) + sum(m.question.points for m in manual),
+                  status=status)  # fmt: skip
     lines = [f"# {t('title', exercise=result.exercise)}", "", score, ""]
+    if standing is not None and standing.pending:
+        lines += [t("manual_pending", count=len(standing.pending),
+                    points=sum(m.question.points for m in standing.pending)), ""]  # fmt: skip
     if standing is not None:
         lines += _late_lines(standing, t)
     lines += [f"## {t('checks')}", ""]
@@ -106,8 +131,9 @@ def feedback_markdown(result: SubmissionResult, standing: Standing | None = None
             continue
         points = view.points if view is not None else c.points
         label = t("hidden_check" if c.hidden else "check", id=c.id)
-        outcome = t("passed" if c.passed else "failed")
-        mark = "✓" if c.passed else "✗"
+        part = not c.passed and c.points > 0  # partial credit (toolkit.checks.award)
+        outcome = t("passed" if c.passed else "partial" if part else "failed")
+        mark = "✓" if c.passed else "◐" if part else "✗"
         lines.append("- " + t("check_line", mark=mark, label=label, outcome=outcome, points=points,
                               max_points=c.max_points))  # fmt: skip
         if not c.passed and c.message:
@@ -119,6 +145,8 @@ def feedback_markdown(result: SubmissionResult, standing: Standing | None = None
         held = [v for v in (standing.withheld if standing is not None else ()) if v.release == release]
         if held:
             lines += ["", t(f"withheld_{release}", count=len(held), points=sum(v.result.max_points for v in held))]
+    if manual:
+        lines += ["", f"## {t('manual')}", "", *_manual_lines(manual, t)]
     if result.problems:
         lines += ["", f"## {t('problems')}", ""]
         lines += [f"- {markdown_text(t.message(p), '  ')}" for p in result.problems]
@@ -127,6 +155,22 @@ def feedback_markdown(result: SubmissionResult, standing: Standing | None = None
         lines += [f"- {markdown_text(n, '  ')}" for n in result.notes]
         lines += ["", t("notes_after")]
     return clean("\n".join(lines)) + "\n"
+
+
+def _manual_lines(marks: tuple[Mark, ...], t: Any) -> list[str]:
+    """One line per answer graded by hand (its points, or that it is not graded yet), each comment under it."""
+    lines = []
+    for m in marks:
+        label, most = t("manual_answer", id=m.question.id), m.question.points
+        if m.points is None:
+            lines.append("- " + t("manual_not_graded", label=label, max_points=most))
+        elif m.state in ("no answer", "missing") and not m.comments:
+            lines.append("- " + t("manual_no_answer", label=label, points=m.points, max_points=most))
+        else:
+            mark = "✓" if m.points == most else "✗" if m.points == 0 else "◐"
+            lines.append("- " + t("manual_line", mark=mark, label=label, points=m.points, max_points=most))
+        lines += [f"  - {markdown_text(comment, '    ')}" for comment in m.comments]
+    return lines
 
 
 def _late_lines(standing: Standing, t: Any) -> list[str]:
@@ -148,9 +192,9 @@ def _late_lines(standing: Standing, t: Any) -> list[str]:
     percent = f"{policy.penalty_percent(days):g}"
     lines = [f"## {t('submission')}", "", t("late", submitted=submitted, days=t.days(days), due=due, percent=percent,
                                              policy=words)]  # fmt: skip
-    if not standing.withheld:
+    if not standing.withheld and not standing.pending:
         lines += ["", t("late_points", points=standing.points, penalty=_number(standing.penalty),
-                        final=_number(standing.final), max_points=standing.result.max_points)]  # fmt: skip
+                        final=_number(standing.final), max_points=standing.max_points)]  # fmt: skip
     return [*lines, ""]
 
 
@@ -183,6 +227,7 @@ class Gradebook:
     submissions: dict[str, dict[str, str]] | None = None  # student -> {file, sha256, kept}: what was graded
     updated: tuple[str, ...] = ()  # after ``write``: the students whose rows this write replaced or added
     term: Term | None = None  # due date, late policy, overrides, release (course/term/); None: the results as graded
+    exercise: Exercise | None = None  # for the similarity check in report.html: the starter's code is not evidence
 
     def __str__(self) -> str:
         return gradebook_csv(list(self.results))
@@ -226,7 +271,8 @@ class Gradebook:
                 store_term(out_dir, self.term)
             results = tuple(r for student in sorted(merged) for r, _ in merged[student])
             submissions = {s: e[1] for s, es in merged.items() for e in es if e[1]}
-            book = Gradebook(results, roster, submissions, changed, self.term)
+            book = Gradebook(results, roster, submissions, changed, self.term, self.exercise)
+            book = replace(book, term=book._graded_by_hand(out_dir))
             book._render(out_dir)
         return book
 
@@ -291,6 +337,18 @@ class Gradebook:
             stamped[student] = new
         return stamped, more
 
+    def _graded_by_hand(self, out_dir: Path) -> Term | None:
+        """The term with every student's marks for the answers graded by hand: each graded student's answers go
+        into the review files (``manual/<question>.csv``, course/term/review_file.py), whose scores come back."""
+        if self.term is None or not self.term.manual.questions:
+            return self.term
+        from course.term.review_file import sync
+
+        kept = {r.student: out_dir / sub["kept"] if (sub := (self.submissions or {}).get(r.student, {})).get("kept")
+                else None for r in self.results if r.status != "missing"}  # fmt: skip
+        students = {r.student for r in self.results} | set(self.roster or {})
+        return replace(self.term, manual=sync(out_dir, self.term.manual, kept, students))
+
     def standings(self) -> list[Standing] | None:
         """One :class:`Standing` per result under this gradebook's term (None without a term)."""
         from course.term.assess import assess, parse_stamp
@@ -318,12 +376,30 @@ class Gradebook:
             if old.name not in written:  # a rendering of no record (renamed, or from before records were kept)
                 old.unlink()
         from course.reports.analysis import report_files  # reports build on this module's records
+        from course.reports.class_report import ReportContext
 
         counted = [_counted(s) for s in standings] if standings is not None else list(self.results)
-        for name, text in report_files(counted, self.roster).items():
-            if standings is not None and self.term is not None and self.term.due is not None:
+        names = {id(r): name for name, r in self.feedback_files()}
+        context = ReportContext(tuple(standings) if standings is not None else None,
+                                tuple(names[id(r)] for r in self.results), self._similarity(out_dir))  # fmt: skip
+        for name, text in report_files(counted, self.roster, context).items():
+            if standings is not None:
                 text = lms_with_late_columns(name, text, standings)
             write_atomically(out_dir / name, text)
+
+    def _similarity(self, out_dir: Path) -> SimilarityReport:
+        """Similar pairs among the kept copies (submitted/...) of the students with a submission, for report.html."""
+        from course.reports.similarity import SimilarityReport, find_similar
+
+        if self.exercise is None:
+            return SimilarityReport(note="Similarity was not checked in this run (its exercise was not given): run "
+                                         "`course grade EXERCISE SUBMISSIONS --out OUT --render-only` to add it.")
+        kept = {}
+        for r in self.results:
+            place = Path((self.submissions or {}).get(r.student, {}).get("kept") or "")
+            if r.status != "missing" and place.parts[:1] == (store.SUBMITTED,) and ".." not in place.parts:
+                kept[r.student] = out_dir / place  # only a copy inside submitted/: a record edited by hand is not
+        return find_similar(self.exercise, kept)
 
 
 def render_only(
@@ -337,7 +413,7 @@ def render_only(
     if not earlier_results(out_dir, exercise.name, shape, ()):
         raise ValueError(f"--render-only: {out_dir} holds no results of {exercise.name} yet; grade the folder into it "
                          "first (without --render-only)")  # fmt: skip
-    return Gradebook((), roster, term=term).write(out_dir)
+    return Gradebook((), roster, term=term, exercise=exercise).write(out_dir)
 
 
 def _counted(standing: Standing) -> SubmissionResult:
@@ -350,24 +426,38 @@ LMS_EXPORTS = ("canvas.csv", "moodle.csv")
 
 
 def lms_with_late_columns(name: str, text: str, standings: list[Standing]) -> str:
-    """An LMS export (``canvas.csv``, ``moodle.csv``) with late days, penalty and final points after the checks.
+    """An LMS export (``canvas.csv``, ``moodle.csv``) with, after the checks, one column per answer graded by hand
+    (empty while it is not graded: the LMS then shows no grade, not 0) and, when a student has a due date, late
+    days, penalty and final points (penalty and final empty while an answer is not graded).
 
     Both exports have one row per result sorted by student, after a header (and Canvas's "Points Possible" row).
     """
     if name not in LMS_EXPORTS or not standings:
         return text
+    questions = [m.question for m in standings[0].manual]
+    late = any(s.due is not None for s in standings)
+    if not questions and not late:
+        return text
     rows = list(csv.reader(io.StringIO(text)))
     exercise = standings[0].result.exercise
     ordered = sorted(standings, key=lambda s: s.result.student)
-    extra = [[_term_cells(s)[2], _number(s.penalty), _number(s.final)] for s in ordered]
+    extra = []
+    for s in ordered:
+        marks = {m.question.id: m.points for m in s.manual}
+        cells: list[Any] = [marks.get(q.id) for q in questions]  # None (not graded) is written as an empty cell
+        if late:
+            cells += [None if v == PENDING else v for v in _term_cells(s)[2:5]]  # late days, penalty, final
+        extra.append(cells)
     head = 2 if name == "canvas.csv" else 1
     if len(rows) != head + len(extra):  # not the layout this function knows: leave the export as it was
         return text
-    rows[0] += [f"{exercise} late days", f"{exercise} late penalty", f"{exercise} final"]
+    rows[0] += [f"{exercise} {q.id}" for q in questions]
+    if late:
+        rows[0] += [f"{exercise} late days", f"{exercise} late penalty", f"{exercise} final"]
     if head == 2:
-        rows[1] += ["", "", str(standings[0].result.max_points)]
+        rows[1] += [str(q.points) for q in questions] + (["", "", str(standings[0].max_points)] if late else [])
     for row, cells in zip(rows[head:], extra):
-        row += [str(c) for c in cells]
+        row += ["" if c is None else str(c) for c in cells]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return buffer.getvalue()

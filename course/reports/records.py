@@ -31,16 +31,26 @@ STATUSES = tuple(status.value for status in Status)
 NO_SUBMISSION = "no submission was found"  # the message of every check of a ``missing`` row
 
 
+def points_value(value: float) -> int | float:
+    """Points as the grader keeps and shows them: rounded to 0.01, and an int when whole (``2``, never ``2.0``).
+
+    Partial credit (``toolkit.checks.award``) and overrides may give parts of a point; every sum goes through this
+    too, so 0.1 + 0.2 is 0.3 in the gradebook, the records and the feedback.
+    """
+    rounded = round(float(value), 2)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One check of one submission."""
 
     id: str
-    points: int
+    points: int | float  # up to the check's points, in steps of 0.01 (partial credit): see points_value
     max_points: int
     hidden: bool
-    passed: bool
-    message: str  # for the student; empty when passed
+    passed: bool  # earned all its points
+    message: str  # for the student; empty when passed (a partial credit's reason when it earned part of them)
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,8 @@ class SubmissionResult:
     lang: str = "en"  # the submission's language (its metadata.lang), which its feedback is written in
 
     @property
-    def total(self) -> int:
-        return sum(c.points for c in self.checks)
+    def total(self) -> int | float:
+        return points_value(sum(c.points for c in self.checks))
 
     @property
     def max_points(self) -> int:

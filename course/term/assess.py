@@ -1,4 +1,5 @@
-"""One student's standing in the term: the graded result with overrides, release and the late penalty applied.
+"""One student's standing in the term: the graded result with overrides, release, the answers graded by hand and
+the late penalty applied.
 
 A pure function of a result, what is known of its submission and the :class:`Term`; course/reports/gradebook.py renders
 the
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from course.reports.records import points_value
 from course.term.due import LatePolicy, days_late
+from course.term.manual import Mark
 from course.term.overrides import Override
 from course.term.release import shown
 from course.term.settings import Stamp, Term
@@ -25,7 +28,7 @@ class CheckStanding:
     """One check as the term sees it: the grader's result, the points it counts for, and whether it is shown."""
 
     result: CheckResult
-    points: int  # the override's when there is one, else the grader's
+    points: int | float  # the override's when there is one, else the grader's
     override: Override | None
     release: str  # now | after_due | never
     shown: bool  # in the student's feedback now
@@ -40,11 +43,23 @@ class Standing:
     due: datetime | None
     submitted: Stamp | None
     late: LatePolicy
+    manual: tuple[Mark, ...] = ()  # the answers graded by hand (course/term/manual.py)
 
     @property
-    def points(self) -> int:
-        """The points before the late penalty (the checks', overrides included)."""
-        return sum(c.points for c in self.checks)
+    def points(self) -> int | float:
+        """The points before the late penalty: the checks' (overrides included) and the answers graded by hand so
+        far (see :attr:`pending`)."""
+        return points_value(sum(c.points for c in self.checks) + sum(m.points or 0 for m in self.manual))
+
+    @property
+    def max_points(self) -> int:
+        """The most the exercise gives: its checks' points and its answers graded by hand."""
+        return self.result.max_points + sum(m.question.points for m in self.manual)
+
+    @property
+    def pending(self) -> tuple[Mark, ...]:
+        """The answers graded by hand that are not graded yet: while there are any, no total is final."""
+        return tuple(m for m in self.manual if m.points is None)
 
     @property
     def days_late(self) -> int | None:
@@ -76,7 +91,8 @@ def assess(result: SubmissionResult, submitted: Stamp | None, term: Term, now: d
         release = term.releases.get(c.id, "now")
         points = override.points if override is not None else c.points
         checks.append(CheckStanding(c, points, override, release, shown(release, due, now, term.released)))
-    return Standing(result, tuple(checks), due, submitted, term.late)
+    manual = term.manual.marks_for(result.student, missing=result.status == "missing")
+    return Standing(result, tuple(checks), due, submitted, term.late, manual)
 
 
 def parse_stamp(submission: dict[str, str] | None) -> Stamp | None:

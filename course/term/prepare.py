@@ -2,7 +2,8 @@
 
 The command line (``--due``, ``--late``, ``--release``, ``--overrides``, ``--submitted-times``,
 ``--times-from-files``), the roster's ``extension`` and ``submitted`` columns and what ``--out`` keeps (term.json,
-overrides.csv) become one :class:`Term`; any problem is one sentence naming the file, the line and the fix.
+overrides.csv, the review files of answers graded by hand in manual/) become one :class:`Term`; any problem is one
+sentence naming the file, the line and the fix.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from course.grading import results_store as store
 from course.grading.files import find_submissions, student_names
 from course.term import settings
 from course.term.due import parse_policy, parse_time
+from course.term.manual import Manual
 from course.term.overrides import FILE as OVERRIDES
 from course.term.overrides import read_overrides
 from course.term.release import releases
+from course.term.review_file import read_reviews
 from course.term.settings import Extension, Stamp, Term
 from course.term.table import read_table, unique_students
 
@@ -82,7 +85,9 @@ def prepare(exercise: Exercise, folder: Path, out: Path, options: Options) -> Te
     path = options.overrides or out / OVERRIDES
     overrides = read_overrides(path, checks, students) if options.overrides or path.is_file() else ()
     text = options.overrides.read_text(encoding="utf-8-sig") if options.overrides else None
-    return replace(term, times=times, overrides=overrides, overrides_csv=text)
+    questions = tuple(exercise.manual)
+    read_reviews(out, questions, students)  # checked now: a review file edited into invalid form grades nobody
+    return replace(term, times=times, overrides=overrides, overrides_csv=text, manual=Manual(questions))
 
 
 def _files(folder: Path) -> list[tuple[Path, str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from course.atomic_write import write_atomically
 from course.term.due import NO_PENALTY, LatePolicy, parse_policy, parse_time, show_time
+from course.term.manual import Manual
 from course.term.overrides import FILE as OVERRIDES
 from course.term.overrides import Override
 
@@ -44,6 +45,7 @@ class Term:
     overrides_csv: str | None = None  # the text to keep as --out/overrides.csv; None leaves it as it is
     releases: Mapping[str, str] = field(default_factory=dict)  # check id -> now | after_due | never
     now: datetime | None = None  # when the feedback is written (None: the clock; tests fix it)
+    manual: Manual = field(default_factory=Manual)  # answers graded by hand: questions, and marks once read
 
     def due_for(self, student: str) -> datetime | None:
         """``student``'s due date: their extension, else the class's."""

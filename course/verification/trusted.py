@@ -11,7 +11,8 @@ cell that ran in the kernel only gives the student their instant feedback.
 The trusted process is a persistent worker (``python -m course.verification.trusted --serve``, shared by a few
 grading threads, replaced when it dies or after ``max_jobs``): it imports TensorFlow and runs each exercise's locked
 cells once, then reads one request line ``{"solution": ..., "export": ..., "plan": ...}``, answers a receipt ``{}``
-and then one JSON line {check id: [passed, message]} (``"export": null`` only warms the worker up:
+and then one JSON line {check id: [passed, message, fraction]} (``fraction``: the share of the check's points its
+cell awarded here, ``toolkit.checks.award``; ``"export": null`` only warms the worker up:
 ``WorkerPool.prewarm`` starts them as a
 grading run begins). Where an exercise measures accuracy, the locked cells run with a data loader whose test split is
 drawn, from a secret seed, among the real test images the notebook's own call does not return (``held_out_loaders``).
@@ -192,16 +193,23 @@ class VerifierLimits:
 
 class Verification(dict[str, tuple[bool, str]]):
     """Check id -> (passed, message) from the trusted worker, plus ``flags`` for the reviewer (files of the export
-    folder that were ignored) and ``problem``: one sentence for the student when the verification itself was
-    stopped (too slow, too much memory)."""
+    folder that were ignored), ``problem``: one sentence for the student when the verification itself was
+    stopped (too slow, too much memory), and ``fractions``: check id -> the share of its points a passed check's
+    cell awarded in the trusted process (``toolkit.checks.award``; absent: all of them). The message of a check
+    that earned part of its points is the award's reason."""
 
     def __init__(
         self, results: dict[str, tuple[bool, str]] | None = None, flags: list[str] | None = None,
-        problem: str | None = None,
+        problem: str | None = None, fractions: dict[str, float] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(results or {})
         self.flags = list(flags or [])
         self.problem = problem
+        self.fractions = dict(fractions or {})
+
+    def fraction(self, check: str) -> float:
+        """The share of ``check``'s points verified here: 0 when it failed, else what its cell awarded."""
+        return self.fractions.get(check, 1.0) if self.get(check, (False, ""))[0] else 0.0
 
 
 def _failed(exercise: Exercise, message: str, plan: VerificationPlan | None = None, **kwargs: Any) -> Verification:
@@ -444,7 +452,8 @@ class _Worker:
         flags = [str(f) for f in reply.pop(REVIEW, [])]
         if skipped:
             flags.insert(0, f"export folder entries that are not files, ignored: {_listed(skipped)}")
-        return Verification({k: (bool(v[0]), str(v[1])) for k, v in reply.items()}, flags)
+        fractions = {k: _fraction(v) for k, v in reply.items() if len(v) > 2}
+        return Verification({k: (bool(v[0]), str(v[1])) for k, v in reply.items()}, flags, fractions=fractions)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -459,6 +468,15 @@ class _Worker:
                 if stream is not None:
                     stream.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _fraction(answer: list[Any]) -> float:
+    """The share of its points a check's reply awards: a number from 0 to 1, else 0 (a damaged reply earns
+    nothing)."""
+    value = answer[2]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        return 0.0
+    return float(value)
 
 
 def _stopped(err: Exception) -> str:
@@ -788,7 +806,12 @@ def _reference_instance(name: str, about: Any, weights: dict[str, Any], classes:
 
 
 def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> list[Any]:
-    """[passed, message] of the instructor's verify cells and check cell run in ``namespace``."""
+    """[passed, message, fraction] of the instructor's verify cells and check cell run in ``namespace``: the
+    fraction of its points the check cell awarded here (``toolkit.checks.award``; 1 without an award), with the
+    award's reason as the message when it is less than 1."""
+    from toolkit import checks
+
+    checks._reset_awards()  # the grader's own module: what a check before this one awarded does not count
     try:
         exec(exercise.verify_source(check.id), namespace)  # noqa: S102  (the instructor's own code)
         exec(check.source, namespace)  # noqa: S102  (the instructor's check cell, on exported data)
@@ -796,8 +819,9 @@ def _run_check(exercise: Exercise, check: Any, namespace: dict[str, Any]) -> lis
         message = str(err) if type(err).__name__ in ("CheckFailure", "AssertionError") else ""
         if isinstance(err, NameError):
             message = f"{err}: it was not there (or not a plain value or built-in-layer model) when checked"
-        return [False, (message or f"{type(err).__name__}: {err}")[:2000]]
-    return [True, ""]
+        return [False, (message or f"{type(err).__name__}: {err}")[:2000], 0.0]
+    fraction, why = checks.awarded()
+    return [True, why[:2000] if fraction < 1 else "", fraction]
 
 
 def _compare_probes(exercise: Exercise, folder: Path, seed: int, sources: dict[str, str]) -> dict[str, list[Any]]:

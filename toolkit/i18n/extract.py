@@ -45,7 +45,7 @@ def check_texts(
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr.startswith("check_")
+                and (node.func.attr.startswith("check_") or node.func.attr == "award")
             ):
                 for literal in _literals(node):
                     yield number, None, literal, []
