@@ -46,25 +46,41 @@ lint: $(STAMP)
 	$(BIN)/ruff check toolkit course tests benchmarks
 	$(BIN)/mypy
 
+# Two runs: the toolkit's tests on every core (pytest-xdist, each file in one worker; PYTEST_WORKERS=0: one process),
+# then the grader's end-to-end tests (marker `reference`, .ci/reference_only.py) one at a time: they time kernels and
+# grade with two workers of their own. Both always run; the status is a failure if either failed.
+PYTEST_WORKERS ?= auto
 unit: $(STAMP)
-	$(BIN)/pytest tests
+	@PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m "not reference" -n $(PYTEST_WORKERS) --dist loadfile; a=$$?; \
+		PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m reference; b=$$?; \
+		[ $$a = 0 ] && [ $$b = 0 ] || { echo "unit tests failed (parallel part: exit $$a, grader part: exit $$b)"; exit 1; }
 
 # The Chinese edition (notebooks/zh, course/solutions/zh: the same code) runs in the matrix's Colab-like entry;
 # `make notebooks NOTEBOOKS_IGNORE=` runs it here too, with its outputs compared.
 NOTEBOOKS_IGNORE ?= --ignore=notebooks/zh --ignore=course/solutions/zh
 # Under test a missing Graphviz is a failure, not the learner's text fallback (make start keeps the fallback).
+# The longest lesson (LONG_NOTEBOOK) runs beside all the others (.ci/beside.sh): two lanes, one per core.
+LONG_NOTEBOOK ?= notebooks/06_resnet_cifar10.ipynb
+NBVAL = $(BIN)/pytest --nbval -p course.nbval_lang --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbval-cell-timeout=900 -p no:cacheprovider -o junit_family=xunit1
 notebooks: export KERAS_COURSE_STRICT := 1
+notebooks: export KERAS_COURSE_RESULTS := $(CURDIR)/artifacts/results.jsonl
 notebooks: $(STAMP)
-	@mkdir -p artifacts && rm -f artifacts/results.jsonl
-	KERAS_COURSE_RESULTS=$(CURDIR)/artifacts/results.jsonl $(BIN)/pytest --nbval -p course.nbval_lang notebooks course/solutions \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900 -p no:cacheprovider \
-		--junitxml=artifacts/notebooks.xml -o junit_family=xunit1 $(NOTEBOOKS_IGNORE)
+	@mkdir -p artifacts && rm -f artifacts/results.jsonl artifacts/notebooks*.xml
+	bash .ci/beside.sh artifacts/notebooks-long.log $(NBVAL) $(LONG_NOTEBOOK) --junitxml=artifacts/notebooks-long.xml -- \
+		$(NBVAL) notebooks course/solutions --ignore=$(LONG_NOTEBOOK) --junitxml=artifacts/notebooks.xml $(NOTEBOOKS_IGNORE)
 
-# The grader against the naive baseline, side by side in one run (issue target: at least 2x, sandbox on).
-GRADER_BENCH_ARGS ?= --variant full --copies 10 --baseline --compare-sandbox
+# The grader against the naive baseline, side by side in one run (issue target: at least 2x, sandbox and verification
+# on). Where the time goes (sandbox, verification): add --compare-sandbox (two more gradings of the copies).
+GRADER_BENCH_ARGS ?= --variant full --copies 10 --baseline
+# The tuner: a drag without and with the debounce the tuner uses (0.1 s); add 0.3 to see a longer one.
+TUNER_BENCH_ARGS ?= --debounce 0 0.1
 benchmarks: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; args=; \
-		[ $$b = benchmarks/bench_grader.py ] && args="$(GRADER_BENCH_ARGS)"; $(BIN)/python $$b $$args || exit 1; done
+		[ $$b = benchmarks/bench_grader.py ] && args="$(GRADER_BENCH_ARGS)"; \
+		[ $$b = benchmarks/bench_tuner.py ] && args="$(TUNER_BENCH_ARGS)"; \
+		start=$$(date +%s); $(BIN)/python $$b $$args || exit 1; \
+		echo "== $$b took $$(( $$(date +%s) - start )) s (load average $$(cut -d' ' -f1-3 /proc/loadavg))"; done
 
 starters: $(STAMP)
 	$(BIN)/course starters

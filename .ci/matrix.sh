@@ -10,7 +10,10 @@
 # Each prints how long each step took. The reference venv (.venv, `make setup`) builds the wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kind=${1:?usage: .ci/matrix.sh colab|latest}
+kind=${1:?usage: .ci/matrix.sh colab|latest [prepare]}
+# `prepare` only builds the wheel and the entry's venv (.ci/run does it in the background, niced, while the reference
+# entry runs); a later run of the entry uses that venv when the checkout has not changed since (the stamp below).
+phase=${2:-all}
 export PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 find_python() {  # the first python3.X found on PATH or in pyenv, for each X given
@@ -49,8 +52,15 @@ fi
 venv=.venv-$kind
 echo "== [$kind] $("$python" -V) at $python -> $venv"
 
-build_wheel() {
-  rm -rf "dist/$kind" && .venv/bin/python -m build --wheel --outdir "dist/$kind" . >/dev/null && ls "dist/$kind"/*.whl
+build_wheel() {  # from a copy of what the wheel is made of: no build/ or egg-info folder of the checkout is shared
+  # with a build running beside it (.ci/run prepares this while the reference entry's tests build their own)
+  local src rc=0
+  src=$(mktemp -d)
+  cp -a pyproject.toml README.md course toolkit "$src"/ || rc=$?
+  [ $rc = 0 ] && { rm -rf "dist/$kind" && .venv/bin/python -m build --wheel --outdir "$PWD/dist/$kind" "$src" >/dev/null \
+    && ls "dist/$kind"/*.whl || rc=$?; }
+  rm -rf "$src"
+  return $rc
 }
 
 fresh_venv() {
@@ -59,7 +69,7 @@ fresh_venv() {
 
 install_colab_stack() {  # what Colab preinstalls, plus the test harness
   "$venv/bin/python" -m pip install --quiet -c .ci/constraints-colab.txt \
-    tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest tqdm rich \
+    tensorflow keras numpy ipywidgets matplotlib pillow pydot ipykernel nbclient nbformat nbval pytest pytest-xdist tqdm rich \
     copydetect  # the class report's similarity (the grader's [course] extra; tests/test_similarity.py)
 }
 
@@ -86,7 +96,7 @@ install_wheel_like_colab() {  # a plain `pip install` of the wheel on top of Col
 install_latest() {  # the newest releases: the wheel with its dependencies, plus the harness, no constraints
   local wheel
   wheel=$(ls "dist/$kind"/*.whl) || return
-  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[tensorflow]" ipykernel nbclient nbformat nbval pytest tqdm \
+  "$venv/bin/python" -m pip install --quiet --upgrade "$wheel[tensorflow]" ipykernel nbclient nbformat nbval pytest pytest-xdist tqdm \
     rich packaging mistune markdown-it-py babel copydetect  # Markdown renderers (tests/test_names.py); Babel's
     # extractor (i18n); the class report's similarity (tests/test_similarity.py)
 }
@@ -101,8 +111,9 @@ show_versions() {
 unit_tests() {
   # Reference-only tests (marker `reference`: pyproject.toml, and .ci/reference_only.py for the instructor side)
   # and the browser test (it drives JupyterLab 4 in Chromium) are left out here.
+  # On every core (pytest-xdist; PYTEST_WORKERS=0 runs them in this process), each test file in one worker.
   PYTHONPATH=.ci KERAS_COURSE_INSTALL=wheel "$venv/bin/pytest" tests -q -p reference_only \
-    -m "not reference and not browser" -p no:cacheprovider \
+    -m "not reference and not browser" -p no:cacheprovider -n "${PYTEST_WORKERS:-auto}" --dist loadfile \
     --junitxml="artifacts/$kind-unit.xml" -o junit_family=xunit1
 }
 
@@ -120,19 +131,51 @@ notebooks() {
   # every assert hold. --nbval-current-env: the kernel is this venv's Python, whatever the notebook names.
   # The Chinese edition runs here (its code is the English code, which the reference entry runs with outputs
   # compared), so each lesson runs once per entry; NOTEBOOK_PATHS="notebooks course/solutions": English instead.
-  "$venv/bin/pytest" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -p course.nbval_lang \
-    --junitxml="artifacts/$kind-notebooks.xml" -o junit_family=xunit1 ${NOTEBOOK_PATHS:-$(each_lesson_once)}
+  # The longest lesson (lesson 6) runs beside the others (.ci/beside.sh): two lanes, one per core.
+  local nbval=("$venv/bin/pytest" --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+    -p course.nbval_lang -o junit_family=xunit1) paths long=() rest=() path
+  read -r -a paths <<< "${NOTEBOOK_PATHS:-$(each_lesson_once | tr '\n' ' ')}"
+  for path in "${paths[@]}"; do
+    case $path in notebooks/06_*|notebooks/zh/06_*) long+=("$path") ;; *) rest+=("$path") ;; esac
+  done
+  if [ ${#long[@]} = 0 ] || [ ${#rest[@]} = 0 ]; then
+    "${nbval[@]}" --junitxml="artifacts/$kind-notebooks.xml" "${paths[@]}"
+  else
+    bash .ci/beside.sh "artifacts/$kind-notebooks-long.log" "${nbval[@]}" --junitxml="artifacts/$kind-notebooks-long.xml" \
+      "${long[@]}" -- "${nbval[@]}" --junitxml="artifacts/$kind-notebooks.xml" "${rest[@]}"
+  fi
+}
+
+checkout_state() {  # the commit and the tracked files' changes: a venv prepared from another state is not used
+  echo "$(git rev-parse HEAD 2>/dev/null) $(git status --porcelain --untracked-files=no 2>/dev/null | sha256sum)"
+}
+
+prepare() {  # the wheel and the venv, with the steps' times; the stamp records the checkout they were made from
+  rm -f "$venv/.prepared"
+  timed "build the wheel" build_wheel || return 1
+  timed "create the venv ($("$python" -V))" fresh_venv || return 1
+  if [ "$kind" = colab ]; then
+    timed "install Colab's preinstalled stack" install_colab_stack || return 1
+    timed "pip install the wheel on the Colab stack" install_wheel_like_colab || return 1
+  else
+    timed "install the wheel + newest releases" install_latest || return 1
+  fi
+  { checkout_state; printf '%s\n' "${TIMES[@]}"; } > "$venv/.prepared"
 }
 
 mkdir -p artifacts
 status=0
-timed "build the wheel" build_wheel || exit 1
-timed "create the venv ($("$python" -V))" fresh_venv || exit 1
-if [ "$kind" = colab ]; then
-  timed "install Colab's preinstalled stack" install_colab_stack || exit 1
-  timed "pip install the wheel on the Colab stack" install_wheel_like_colab || exit 1
+if [ "$phase" = prepare ]; then
+  prepare || exit 1
+  show_versions
+  exit 0
+elif [ -f "$venv/.prepared" ] && [ "$(head -1 "$venv/.prepared")" = "$(checkout_state)" ] && ls "dist/$kind"/*.whl >/dev/null 2>&1; then
+  echo "== [$kind] the wheel and $venv were prepared earlier in this run (artifacts/prepare-$kind.log), from this checkout:"
+  mapfile -t earlier < <(tail -n +2 "$venv/.prepared")
+  for line in "${earlier[@]}"; do TIMES+=("$line (prepared earlier)"); done
+  printf '   %s\n' "${earlier[@]}"
 else
-  timed "install the wheel + newest releases" install_latest || exit 1
+  prepare || exit 1
 fi
 show_versions
 timed "unit tests" unit_tests || status=1
@@ -142,7 +185,9 @@ fi
 if [ -f "artifacts/$kind-notebooks.xml" ] && [ "$kind" = colab ] && [ "${NOTEBOOKS:-1}" != 0 ]; then
   echo "== [$kind] seconds per notebook"
   .venv/bin/python -c "import sys; sys.path.insert(0, 'benchmarks'); from bench_lessons import notebook_times
-for name, s in sorted(notebook_times(__import__('pathlib').Path('artifacts/$kind-notebooks.xml')).items()):
+times = {}
+for junit in sorted(__import__('pathlib').Path('artifacts').glob('$kind-notebooks*.xml')): times.update(notebook_times(junit))
+for name, s in sorted(times.items()):
     print(f'   {name:<32} {s:7.1f} s')"
 fi
 echo "== [$kind] times"
