@@ -46,13 +46,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check toolkit course tests benchmarks
 	$(BIN)/mypy
 
-# Two runs: the toolkit's tests on every core (pytest-xdist, each file in one worker; PYTEST_WORKERS=0: one process),
-# then the grader's end-to-end tests (marker `reference`, .ci/reference_only.py) one at a time: they time kernels and
-# grade with two workers of their own. Both always run; the status is a failure if either failed.
+# Two runs: the toolkit's and the instructor tools' tests on every core (pytest-xdist, each file in one worker;
+# PYTEST_WORKERS=0: one process), then the grader's end-to-end tests (marker `grader`, .ci/reference_only.py) one at a
+# time: they time kernels and grade with two workers of their own. Both always run; either failing fails the target.
 PYTEST_WORKERS ?= auto
 unit: $(STAMP)
-	@PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m "not reference" -n $(PYTEST_WORKERS) --dist loadfile; a=$$?; \
-		PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m reference; b=$$?; \
+	@PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m "not grader" -n $(PYTEST_WORKERS) --dist loadfile; a=$$?; \
+		PYTHONPATH=.ci $(BIN)/pytest tests -p reference_only -m grader; b=$$?; \
 		[ $$a = 0 ] && [ $$b = 0 ] || { echo "unit tests failed (parallel part: exit $$a, grader part: exit $$b)"; exit 1; }
 
 # The Chinese edition (notebooks/zh, course/solutions/zh: the same code) runs in the matrix's Colab-like entry;

@@ -29,11 +29,19 @@ REFERENCE_ONLY = {
 }
 
 
+# The grader's end-to-end tests: `make unit` runs them one file at a time, after the others (which run on every core):
+# they grade with two workers of their own, time kernels and limits, and one of them loads the machine on purpose.
+GRADER = set(REFERENCE_ONLY) - {"tests/test_starters.py", "tests/test_book.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        reason = REFERENCE_ONLY.get(item.nodeid.split("::", 1)[0])
+        path = item.nodeid.split("::", 1)[0]
+        reason = REFERENCE_ONLY.get(path)
         if reason is not None:
             item.add_marker(pytest.mark.reference(reason=reason))
+        if path in GRADER:
+            item.add_marker(pytest.mark.grader)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

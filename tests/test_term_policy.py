@@ -243,3 +243,72 @@ def test_the_language_of_a_graded_submission_is_kept_in_its_record(tmp_path: Pat
     assert "反馈" in (out / "feedback" / "alice.md").read_text(encoding="utf-8")
     Gradebook((_result("bob", (2, 2, 2)),), term=Term()).write(out)  # alice is rendered again from her record
     assert "反馈" in (out / "feedback" / "alice.md").read_text(encoding="utf-8")
+
+
+def _grader_texts() -> list[str]:
+    """What the grader really writes into a check's message, a problem or a note (its own functions, on made-up
+    records and a starter with edited, missing, repeated and moved exercise cells)."""
+    import nbformat
+
+    from course.grading import scoring
+    from course.grading.rebuild import Rebuilt, rebuild
+    from course.sandbox.limits import Limits
+
+    exercise = resolve_exercise("ex01")
+    limits = Limits()
+    rebuilt = Rebuilt(None, (), (), {2: "model.fit(x_train, y_train)"})
+    base = {"check": None, "student_cell": 2, "died": False, "timeout": False, "error": None, "passed": False,
+            "token": False, "limit": None}  # fmt: skip
+    records = [
+        {**base, "died": True},
+        {**base, "timeout": True, "limit": "cpu"},
+        {**base, "timeout": True, "limit": "wall", "cpu_s": 0.4},
+        {**base, "student_cell": 5, "timeout": True, "limit": "wall"},
+        {**base, "error": {"ename": "MemoryError", "evalue": ""}},
+        {**base, "error": {"ename": "SystemExit", "evalue": "0"}},
+        {**base, "error": {"ename": "ValueError", "evalue": "bad shape (3, 4)"}},
+        {**base, "student_cell": None, "check": "q1_build", "died": True},
+    ]
+    texts = [p for r in records if (p := scoring._problem(rebuilt, r, limits))]
+    checks = [{**base, "check": "q1_build", "student_cell": None}]
+    texts += [scoring._check_message(None, s, limits) for s in ("timeout", "kernel died", "graded")]
+    texts += [scoring._check_message({**checks[0], **r}, "graded", limits) for r in (
+        {"timeout": True, "limit": "cpu"}, {"timeout": True, "limit": "wall"}, {"died": True},
+        {"error": {"ename": "NameError", "evalue": "name 'mlp' is not defined"}}, {"passed": True}, {})]  # fmt: skip
+    texts += [scoring.HIDDEN_FAILED, scoring.HIDDEN_PARTIAL, scoring.PARTIAL]
+    starter = nbformat.read(str(exercise.path.parent.parent.parent / "exercises" / "ex01_sequential.ipynb"), 4)
+    kinds = [c.get("metadata", {}).get("course", {}) for c in starter.cells]
+    check = next(i for i, k in enumerate(kinds) if k.get("check"))
+    locked = [i for i, k in enumerate(kinds) if k.get("locked")]
+    starter.cells[check].source += "\nprint('edited')"
+    starter.cells.append(nbformat.v4.new_code_cell(starter.cells[locked[-1]].source, id=starter.cells[locked[-1]].id))
+    starter.cells.insert(1, starter.cells.pop(locked[-2]))  # moved
+    del starter.cells[locked[0] + 1 if locked[0] + 1 != check else locked[0] + 2]  # a trusted or answer cell goes
+    notes = rebuild(exercise, starter).notes
+    assert notes, "the starter's edits gave no notes"
+    return [*texts, *notes]
+
+
+def test_the_graders_own_problems_messages_and_notes_are_chinese_for_a_chinese_submission() -> None:
+    zh = feedback_text("zh-CN")
+    english = ["your cell", "was stopped", "CPU seconds", "the original", "kernel died", "did not", "this check",
+               "a cell of", "wall-clock", "memory", "raised", "appears", "was moved", "was edited", "hidden check"]
+    texts = _grader_texts()
+    assert len(texts) >= 20
+    for text in texts:
+        shown = zh.message(text)
+        assert re.search(r"[\u4e00-\u9fff]", shown), text  # translated
+        left = [w for w in english if w in shown]
+        assert not left, (text, shown, left)
+    assert feedback_text("en").message(texts[0]) == texts[0]  # English stays as the grader wrote it
+
+
+def test_every_message_template_keeps_its_fields_and_a_text_of_no_template_stays() -> None:
+    chinese = json.loads(catalog_path("zh-CN").read_text(encoding="utf-8"))["messages"]
+    for key, text in chinese.items():
+        assert set(re.findall(r"{(\w+)}", key)) == set(re.findall(r"{(\w+)}", text)), key
+        assert re.search(r"[\u4e00-\u9fff]", text) or text != key, f"{key} is not translated"
+    zh = feedback_text("zh-CN")
+    assert zh.message("your cell 7 (`print(1)`)") == "你的第 7 个单元格（`print(1)`）"
+    assert zh.message("your cell seven") == "your cell seven"  # n is a number only
+    assert zh.message("The accuracy is too low") == "The accuracy is too low"  # a check's own message: as written

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -315,3 +316,17 @@ def test_grading_an_untrained_model_with_its_own_test_data_gives_no_training_poi
     assert points == {"q1_build": 3, "q1_params": 1, "q2_predict": 2, "q3_train": 0, "q4_add_pop": 2}, r
     assert any("unexpected files in the export folder" in f and "q3_train/x_test.npy" in f for f in r.flags), r.flags
     assert not any("q2_predict" in f for f in r.flags), r.flags  # np.int64 answers are the numbers they are
+
+
+@pytest.mark.slow
+def test_the_trusted_checks_speak_the_submissions_language(pool: Any, tmp_path: Path) -> None:
+    exercise = resolve_exercise("ex01")
+    answers: dict[str, tuple[bool, str]] = {}
+    for lang in ("zh-CN", "en"):
+        folder = tmp_path / lang / "q3_train"
+        folder.mkdir(parents=True)
+        _untrained_mlp(folder / "mlp.keras")  # fails the accuracy check, with the toolkit's message
+        answers[lang] = pool.verify_folder(exercise, folder.parent, lang=lang)["q3_train"]
+    assert answers["en"][0] is False and "accuracy" in answers["en"][1], answers["en"]
+    assert answers["zh-CN"][0] is False and "准确率" in answers["zh-CN"][1], answers["zh-CN"]
+    assert not re.search(r"[\u4e00-\u9fff]", answers["en"][1])  # the next English job is English again

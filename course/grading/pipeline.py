@@ -187,7 +187,9 @@ def verify(probed: Probed, limits: Limits) -> Verified:
             verification = trusted.Verification({c: (False, ran.run.export_problem) for c in plan.exported})
         else:
             given = (probed.answers, probed.seed) if probed.answers is not None and probed.seed is not None else None
-            verification = trusted.verify(ran.job.exercise, ran.export, probes=given, limits=limits, plan=plan)
+            lang = ran.rebuilt.notebook.metadata.get("lang") or "en"  # the submission's, kept by the rebuild
+            verification = trusted.verify(ran.job.exercise, ran.export, probes=given, limits=limits, plan=plan,
+                                          lang=lang)  # fmt: skip
         if probed.problem:
             for check in plan.probes:
                 if not verification.get(check, (False, ""))[0]:

@@ -152,7 +152,7 @@ def feedback_markdown(result: SubmissionResult, standing: Standing | None = None
         lines += [f"- {markdown_text(t.message(p), '  ')}" for p in result.problems]
     if result.notes:
         lines += ["", f"## {t('notes')}", ""]
-        lines += [f"- {markdown_text(n, '  ')}" for n in result.notes]
+        lines += [f"- {markdown_text(t.message(n), '  ')}" for n in result.notes]
         lines += ["", t("notes_after")]
     return clean("\n".join(lines)) + "\n"
 

@@ -219,7 +219,7 @@ def _failed(exercise: Exercise, message: str, plan: VerificationPlan | None = No
 
 def verify(
     exercise: Exercise, export: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
-    limits: Limits | None = None, plan: VerificationPlan | None = None,
+    limits: Limits | None = None, plan: VerificationPlan | None = None, lang: str = "en",
 ) -> Verification:  # fmt: skip
     """Check what the kernel exported (``export``: ``<check id>/<name>.keras|.npy|.json|...``) in a trusted worker;
     check id -> (passed, message).
@@ -229,10 +229,11 @@ def verify(
     classes to the probes (course/verification/class_probes.py) and the seed they were run with; the worker runs the
     reference with the same seed and compares. ``limits``: the grading run's kernel limits (the worker's follow from
     them, :meth:`VerifierLimits.of`); ``timeout``: the wall-clock seconds this submission's verification may take.
+    ``lang``: the submission's language, which the checks' messages are written in (``toolkit.i18n``).
     Raises RuntimeError when the trusted process itself fails (a grader error, retried).
     """
     setup = VerifierLimits.of(limits) if limits is not None else None
-    return POOL.verify_folder(exercise, export, timeout, probes, setup, plan)
+    return POOL.verify_folder(exercise, export, timeout, probes, setup, plan, lang)
 
 
 GRADER_ERROR = "__grader_error__"  # the key of a worker's reply when the reference itself failed
@@ -413,7 +414,7 @@ class _Worker:
 
     def run(
         self, exercise: Exercise, folder: Path, wall_s: float, probes: tuple[Path, int] | None = None,
-        plan: VerificationPlan | None = None,
+        plan: VerificationPlan | None = None, lang: str = "en",
     ) -> Verification:  # fmt: skip
         """Check the export folder ``folder`` (and the probe answers) of one submission, as ``plan`` says."""
         plan = plan or make_plan(exercise, None)
@@ -428,7 +429,7 @@ class _Worker:
             except ValueError as err:
                 return _failed(exercise, str(err), plan)
             request: dict[str, Any] = {"solution": self._given(exercise.path), "export": str(job / "export"),
-                                       "plan": plan.to_request()}  # fmt: skip
+                                       "plan": plan.to_request(), "lang": lang}  # fmt: skip
             if probes is not None:
                 (job / "probes").mkdir()
                 with contextlib.suppress(ValueError):  # answers past the limit are left out: those checks fail
@@ -512,7 +513,7 @@ class WorkerPool:
 
     def verify_folder(
         self, exercise: Exercise, folder: Path, timeout: float = 300.0, probes: tuple[Path, int] | None = None,
-        limits: VerifierLimits | None = None, plan: VerificationPlan | None = None,
+        limits: VerifierLimits | None = None, plan: VerificationPlan | None = None, lang: str = "en",
     ) -> Verification:  # fmt: skip
         """Check an export folder (``<check id>/<name>.keras|.npy|.json``) with the instructor's check cells, and
         the answers of the student's classes to the probes (``probes``: their folder and seed). ``timeout``: the
@@ -521,7 +522,7 @@ class WorkerPool:
         for attempt in (1, 2):  # a worker that died between jobs: one fresh try
             worker = self._take(setup)
             try:
-                return worker.run(exercise, folder, timeout, probes, plan)
+                return worker.run(exercise, folder, timeout, probes, plan, lang)
             except _Stale:
                 if attempt == 2:
                     raise RuntimeError("the trusted verifier stopped before it could check this submission") from None
@@ -881,6 +882,10 @@ def _answer(request: dict[str, Any], contexts: dict[Path, tuple[Exercise, dict[s
     plan = request.get("plan") or {}
     exercise, context = contexts[solution]
     exported = plan.get("exported", [c.id for c in exercise.checks])
+    from toolkit import i18n
+
+    # the checks' messages in the submission's language (a Chinese submission reads Chinese feedback)
+    i18n.set_language(request.get("lang") if request.get("lang") in i18n.LANGUAGES else "en")
     result = _check(exercise, context, Path(request["export"]), exported)
     if request.get("probes"):
         try:
