@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from test_regrade import FakeGrader, _files
+from tiny_exercise import code_cell
 
 from course.authoring.notebook_format import FormatError, load_exercise
 from course.authoring.starters import make_starter
@@ -36,12 +37,6 @@ RUBRIC = "2 points: names overfitting; 1 point: quotes the validation loss as ev
 MODEL = "The validation loss rises while the training loss falls: the model overfits."
 
 
-def _cell(source: str, **course: object) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
-    if course:
-        cell.metadata["course"] = course
-    return cell
-
 
 def _explain(**course: object) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_markdown_cell(f"### BEGIN SOLUTION Explain in two sentences.\n{MODEL}\n### END SOLUTION")
@@ -53,12 +48,12 @@ def write_exercise(folder: Path, *extra: nbformat.NotebookNode) -> Path:
     """ex92_manual: one check and two answers graded by hand, a free-text one (markdown) and a code one."""
     nb = nbformat.v4.new_notebook(
         cells=[
-            _cell("from toolkit import checks", locked="setup"),
-            _cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"),
-            _cell("assert answer == 42", check="q1_answer", points=2),
+            code_cell("from toolkit import checks", locked="setup"),
+            code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"),
+            code_cell("assert answer == 42", check="q1_answer", points=2),
             nbformat.v4.new_markdown_cell("Why does the validation loss rise after epoch 5?"),
             _explain(),
-            _cell("### BEGIN SOLUTION\ncurve = [0.3, 0.2, 0.25]\n### END SOLUTION", manual="q8_code", points=2),
+            code_cell("### BEGIN SOLUTION\ncurve = [0.3, 0.2, 0.25]\n### END SOLUTION", manual="q8_code", points=2),
             *extra,
         ]
     )

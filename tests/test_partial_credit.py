@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from tiny_exercise import code_cell
 
 from course.authoring.notebook_format import load_exercise
 from course.grading.pipeline import Job
@@ -34,22 +35,16 @@ CANARY = "CANARY-partial-5e1d"
 SHARE = "checks.award(min(answer, 100) / 100, f'{answer} of 100 right')"
 
 
-def _cell(source: str, **course: object) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
-    if course:
-        cell.metadata["course"] = course
-    return cell
-
 
 def write_exercise(folder: Path) -> Path:
     """ex91_partial: one verified check, one kernel-only check and one hidden check, each awarding answer/100."""
     nb = nbformat.v4.new_notebook(
         cells=[
-            _cell("from toolkit import checks", locked="setup"),
-            _cell("### BEGIN SOLUTION\nanswer = 100\n### END SOLUTION"),
-            _cell(SHARE, check="q1_share", points=3),
-            _cell(SHARE, check="q2_kernel", points=2, kernel_only="counts the kernel's own share (a test)"),
-            _cell(
+            code_cell("from toolkit import checks", locked="setup"),
+            code_cell("### BEGIN SOLUTION\nanswer = 100\n### END SOLUTION"),
+            code_cell(SHARE, check="q1_share", points=3),
+            code_cell(SHARE, check="q2_kernel", points=2, kernel_only="counts the kernel's own share (a test)"),
+            code_cell(
                 f"secret = {CANARY!r}\nchecks.award(min(answer, 100) / 100, f'{{answer}}, expected {{secret}}')",
                 check="q3_hidden",
                 points=1,
