@@ -25,7 +25,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: install python3.11 (or run with PYTHON=/path/to/python3.11)."; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,tensorflow]'
+	@# setuptools' editable install warns in a box of stars that a folder named like a package may shadow it (here
+	@# the folders ARE the packages): that one warning is silenced, every other one is shown.
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,tensorflow]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name keras-course --display-name "Keras course (Python 3.11)" >/dev/null
 	@touch $(STAMP)
 

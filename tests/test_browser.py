@@ -8,6 +8,7 @@ The screenshot lands in ``artifacts/browser_widgets.png`` (``..._failure.png`` w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -103,7 +104,12 @@ def lab(data_dir: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "KERAS_COURSE_DATA": str(data_dir), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env = {  # a fresh data folder: no notebook signatures, so every notebook is untrusted, as in a fresh clone
+        **os.environ,
+        "KERAS_COURSE_DATA": str(data_dir),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+    }
     cmd = [
         sys.executable,
         "-m",
@@ -230,3 +236,60 @@ def _drive(page: Any, expect: Any, url: str, build_mlp: Any, kernel_ready: Any) 
 
 def _int(text: str) -> int:
     return int(text.replace(",", "").strip())
+
+
+LESSONS = sorted([*(REPO / "notebooks").glob("0*.ipynb"), *(REPO / "notebooks" / "zh").glob("0*.ipynb")])
+
+
+def _pictures(notebook: nbformat.NotebookNode) -> int:
+    """Stored outputs that must show a picture: a PNG or SVG (a diagram, a plot), HTML with an <img> or <svg> (a
+    panel's copy). Untrusted, an SVG-only output or an HTML <svg> is dropped: such a notebook fails the count."""
+    count = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = output.get("data", {})
+            html = data.get("text/html", "")
+            html = "".join(html) if isinstance(html, list) else html
+            count += "image/png" in data or "image/svg+xml" in data or "<img" in html or "<svg" in html
+    return count
+
+
+def test_every_stored_picture_is_drawn_in_a_lesson_opened_without_running_it(lab: tuple[str, str]) -> None:
+    """Issue 25: open each lesson of both editions as a fresh clone has it (untrusted, no cell run) and count the
+    pictures JupyterLab really draws; a screenshot of each lands in artifacts/untrusted/."""
+    from playwright import sync_api
+
+    base, token = lab
+    shots = ARTIFACTS / "untrusted"
+    shots.mkdir(parents=True, exist_ok=True)
+    missing = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(SERVER_START_S * 1000)
+        try:
+            for path in LESSONS:
+                expected = _pictures(nbformat.read(path, as_version=4))
+                copy = ARTIFACTS / "browser" / "untrusted" / path.relative_to(REPO)  # lab writes checkpoints beside it
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, copy)
+                # a workspace of its own (?reset): only this notebook is open, so the page shows it and nothing else
+                page.goto(f"{base}/lab/tree/{copy.relative_to(REPO).as_posix()}?reset&token={token}")
+                page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").first.wait_for()
+                drawn_js = """() => [...document.querySelectorAll(
+                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img')]
+                    .filter(i => i.complete && i.naturalWidth > 0).length"""
+                with contextlib.suppress(sync_api.TimeoutError):  # reported below, with the count
+                    page.wait_for_function(f"n => ({drawn_js})() >= n", arg=expected, timeout=60_000)
+                drawn = page.evaluate(drawn_js)
+                fallbacks = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output",
+                                         has_text=re.compile(r"<Diagram of '")).count()
+                name = f"{path.parent.name}_{path.stem}" if path.parent.name == "zh" else path.stem
+                page.screenshot(path=str(shots / f"{name}.png"))
+                if drawn < expected or fallbacks:
+                    missing.append(f"{path.relative_to(REPO)}: {drawn} of {expected} pictures drawn, "
+                                   f"{fallbacks} diagrams shown as text")
+        finally:
+            browser.close()
+            shutil.rmtree(ARTIFACTS / "browser" / "untrusted", ignore_errors=True)
+    assert not missing, "\n".join(missing)

@@ -154,3 +154,16 @@ def test_setup_notebook_does_not_start_tensorflow() -> None:
     code = "import sys, toolkit; toolkit.setup_notebook(); assert 'tensorflow' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == "", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("publication", [ns.Publication(), PUBLISHED], ids=["unpublished", "published"])
+def test_the_chinese_editions_setup_cell_has_chinese_comments_and_the_same_code(publication: ns.Publication) -> None:
+    from course.translations import code_without_comments
+
+    english, chinese = ns.setup_source(publication, "en"), ns.setup_source(publication, "zh")
+    comments = [line for line in chinese.splitlines() if line.lstrip().startswith("#")]
+    assert comments and all(any("\u4e00" <= ch <= "\u9fff" for ch in line) for line in comments), comments
+    assert code_without_comments(chinese) == code_without_comments(english)  # only the comments differ
+    for path in [*(ROOT / "notebooks" / "zh").glob("*.ipynb"), *(ROOT / "course" / "solutions" / "zh").glob("*.ipynb")]:
+        setup = next(c for c in nbformat.read(path, as_version=4).cells if c.get("id") == ns.SETUP_ID)
+        assert setup.source == ns.setup_source(ns.publication_of(nbformat.read(path, as_version=4)), "zh"), path

@@ -72,3 +72,19 @@ def test_points_column_is_the_solutions_sum(syllabus: str, lessons: str, solutio
         total = sum(int(c.metadata.get("course", {}).get("points", 0)) for c in cells)
         assert int(points) == total, f"{syllabus}: exercise {number} lists {points} points, {path.name} {total}"
         assert path.stem in exercise
+
+
+TITLE = {"notebooks": re.compile(r"^# Lesson (\d) · \S"), "notebooks/zh": re.compile(r"^# 第 (\d) 课 · \S")}
+
+
+@pytest.mark.parametrize("folder", TITLE)
+def test_every_lesson_title_has_one_style(folder: str) -> None:
+    """The book's menu lists the titles: one style, "Lesson N · Title" (Chinese: "第 N 课 · 标题"), N = the file's."""
+    bad = []
+    for path in sorted((ROOT / folder).glob("0[1-9]_*.ipynb")):
+        first = next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+                     and c.source.startswith("# "))
+        found = TITLE[folder].match(first)
+        if not found or int(found.group(1)) != int(path.name[:2]):
+            bad.append(f"{path.name}: {first.splitlines()[0]!r}")
+    assert not bad, "titles not in the form of the others:\n" + "\n".join(bad)

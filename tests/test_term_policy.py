@@ -276,7 +276,7 @@ def _grader_texts() -> list[str]:
         {"timeout": True, "limit": "cpu"}, {"timeout": True, "limit": "wall"}, {"died": True},
         {"error": {"ename": "NameError", "evalue": "name 'mlp' is not defined"}}, {"passed": True}, {})]  # fmt: skip
     texts += [scoring.HIDDEN_FAILED, scoring.HIDDEN_PARTIAL, scoring.PARTIAL]
-    starter = nbformat.read(str(exercise.path.parent.parent.parent / "exercises" / "ex01_sequential.ipynb"), 4)
+    starter = nbformat.read(str(Path(__file__).resolve().parents[1] / "exercises" / "ex01_sequential.ipynb"), 4)
     kinds = [c.get("metadata", {}).get("course", {}) for c in starter.cells]
     check = next(i for i, k in enumerate(kinds) if k.get("check"))
     locked = [i for i, k in enumerate(kinds) if k.get("locked")]

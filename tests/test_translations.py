@@ -197,3 +197,34 @@ def test_under_nbval_each_kernel_speaks_its_notebooks_language(tmp_path: Path) -
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "KERAS_COURSE_LANG": ""},
     )
     assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-2000:]
+
+
+def _avoided_terms() -> list[str]:
+    """The left column of the glossary's table of words the Chinese edition does not use (data, not code)."""
+    text = (ROOT / "course" / "glossary.zh.md").read_text(encoding="utf-8").split("## 不用的写法", 1)[1]
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    return [r.split("（")[0] for r in rows[1:]]  # without the header row; a note in brackets is not part of the word
+
+
+def _chinese_texts() -> list[tuple[str, str]]:
+    """(where, text) for every cell of the Chinese notebooks, solutions and starters, and the Chinese documents."""
+    found = []
+    for folder in ("notebooks/zh", "course/solutions/zh", "exercises/zh"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+                found.append((f"{path.relative_to(ROOT)}, cell {i}", cell.source))
+    for path in sorted((ROOT / "course").glob("*.zh.md")):
+        body = path.read_text(encoding="utf-8")
+        found.append((str(path.relative_to(ROOT)), body.split("## 不用的写法")[0]))
+    return found
+
+
+def test_the_chinese_edition_uses_the_glossarys_words_and_no_stacked_brackets() -> None:
+    avoided = _avoided_terms()
+    assert "正确率" in avoided, avoided  # the table is read, not empty
+    texts = _chinese_texts()
+    assert len(texts) > 300
+    wrong = [f"{where}: {term}" for where, text in texts for term in avoided if term in text]
+    assert not wrong, "words the glossary says not to use (course/glossary.zh.md):\n" + "\n".join(wrong)
+    stacked = [f"{where}: …{text[max(0, m - 30):m + 30]}…" for where, text in texts if (m := text.find("）（")) >= 0]
+    assert not stacked, "two brackets in a row (merge them; see the glossary):\n" + "\n".join(stacked)

@@ -603,9 +603,10 @@ def test_feature_grid_and_probabilities() -> None:
 
 
 def test_committed_notebooks_store_no_widget_state() -> None:
-    found = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "exercises").glob("*.ipynb"))
+    found = [p for folder in ("notebooks", "exercises", "course/solutions") for sub in ("", "zh")
+             for p in sorted((REPO / folder / sub).glob("*.ipynb"))]
     assert found, "no notebooks found"
-    stored = [p.name for p in found if "widgets" in nbformat.read(p, as_version=4).metadata]
+    stored = [str(p.relative_to(REPO)) for p in found if "widgets" in nbformat.read(p, as_version=4).metadata]
     assert not stored, (
         f"{stored} store widget state; execute them with "
         f"--ExecutePreprocessor.store_widget_state=False or delete metadata.widgets"

@@ -46,6 +46,25 @@ RUN_LOCALLY = {
     "zh": "在自己的电脑上运行：在课程文件夹中执行 `make start`，它会装好所需的一切并打开 JupyterLab（见 README 的 "
     '"Two commands"）。',
 }
+# The setup cell's two comment lines, per edition and publication state (its code is the same in every edition).
+SETUP_COMMENTS = {
+    ("en", True): (
+        "# Setup: on Colab or Kaggle this installs the course toolkit (TensorFlow and Keras stay as they are);",
+        "# on a computer with the course installed it does nothing.",
+    ),
+    ("en", False): (
+        "# Setup: on a computer with the course installed (`make start`) this does nothing; elsewhere it",
+        f"# installs the course toolkit from {INSTALL_ENV} (a keras-course wheel or folder), TensorFlow untouched.",
+    ),
+    ("zh", True): (
+        "# 设置：在 Colab 或 Kaggle 上，这一格安装课程工具包（TensorFlow 和 Keras 保持原样）；",
+        "# 在已装好课程的电脑上，它什么也不做。",
+    ),
+    ("zh", False): (
+        "# 设置：在已装好课程的电脑上（`make start`），这一格什么也不做；在别处，它从",
+        f"# {INSTALL_ENV}（keras-course 的 wheel 或文件夹）安装课程工具包，TensorFlow 不受影响。",
+    ),
+}
 README_RUN_LOCALLY = "Run the lessons on your computer with `make start` (above): it opens them in JupyterLab."
 _REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
@@ -148,7 +167,7 @@ def colab_url(path: str, publication: Publication) -> str:
 def badge_markdown(path: str, publication: Publication = UNPUBLISHED) -> str:
     """The first cell's text: an "Open in Colab" badge when published, else how to run the notebook locally."""
     if not publication.published:
-        return RUN_LOCALLY["zh" if "/zh/" in f"/{path}" else "en"]
+        return RUN_LOCALLY[edition_of(path)]
     return f"[![Open In Colab]({BADGE_SVG})]({colab_url(path, publication)})"
 
 
@@ -161,7 +180,12 @@ def publication_of(nb: Any) -> Publication:
     return UNPUBLISHED
 
 
-def setup_source(publication: Publication = UNPUBLISHED) -> str:
+def edition_of(path: str) -> str:
+    """``zh`` for a notebook under a ``zh/`` folder (the Chinese edition), else ``en``."""
+    return "zh" if "/zh/" in f"/{path}" else "en"
+
+
+def setup_source(publication: Publication = UNPUBLISHED, lang: str = "en") -> str:
     """The setup cell: a no-op where ``toolkit`` imports; elsewhere pip --no-deps, leaving TensorFlow/Keras alone.
 
     Unpublished, it installs only what ``KERAS_COURSE_INSTALL`` names and otherwise says how to run the course
@@ -171,10 +195,10 @@ def setup_source(publication: Publication = UNPUBLISHED) -> str:
     from toolkit.notebook_setup import LIGHT_DEPENDENCIES
 
     light = ", ".join(repr(d) for d in LIGHT_DEPENDENCIES)
+    comments = list(SETUP_COMMENTS[(lang, publication.published)])
     if publication.published:
         head = [
-            "# Setup: on Colab or Kaggle this installs the course toolkit (TensorFlow and Keras stay as they are);",
-            "# on a computer with the course installed it does nothing.",
+            *comments,
             "_installed = ''",
             "try:",
             "    import toolkit",
@@ -184,8 +208,7 @@ def setup_source(publication: Publication = UNPUBLISHED) -> str:
         ]
     else:
         head = [
-            "# Setup: on a computer with the course installed (`make start`) this does nothing; elsewhere it",
-            f"# installs the course toolkit from {INSTALL_ENV} (a keras-course wheel or folder), TensorFlow untouched.",
+            *comments,
             "_installed = ''",
             "try:",
             "    import toolkit",
@@ -219,12 +242,12 @@ def badge_cell(path: str, publication: Publication = UNPUBLISHED) -> Any:
     return cell
 
 
-def setup_cell(locked: bool, publication: Publication = UNPUBLISHED) -> Any:
+def setup_cell(locked: bool, publication: Publication = UNPUBLISHED, lang: str = "en") -> Any:
     # nbval-ignore-output: the cell prints a line on Colab only; nbval must never compare it
     metadata: dict[str, Any] = {"tags": ["setup", "nbval-ignore-output"]}
     if locked:
         metadata["course"] = {"locked": SETUP_LOCK}
-    cell = nbformat.v4.new_code_cell(setup_source(publication), metadata=metadata)
+    cell = nbformat.v4.new_code_cell(setup_source(publication, lang), metadata=metadata)
     cell.id = SETUP_ID
     return cell
 
@@ -240,7 +263,7 @@ def with_first_cells(nb: Any, path: str, publication: Publication = UNPUBLISHED)
     nb = copy.deepcopy(nb)
     old_setup = next((c for c in nb.cells if c.get("id") == SETUP_ID), None)
     cells = [c for c in nb.cells if c.get("id") not in (BADGE_ID, SETUP_ID)]
-    setup = setup_cell(locked=not path.startswith("notebooks/"), publication=publication)
+    setup = setup_cell(locked=not path.startswith("notebooks/"), publication=publication, lang=edition_of(path))
     if old_setup is not None:
         setup.outputs, setup.execution_count = old_setup.outputs, old_setup.execution_count
         setup.metadata = {**old_setup.metadata, **setup.metadata}  # keep e.g. execution timings of a real run

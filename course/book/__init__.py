@@ -4,6 +4,8 @@ Editions: the English lessons in ``notebooks/*.ipynb``; any other language in ``
 (e.g. ``notebooks/zh/``). Each edition is its own Sphinx project, staged from copies of the notebooks (never
 executed: ``nb_execution_mode = "off"``) and built into ``artifacts/book/<lang>/``; every page's header links to the
 same page in each other edition found, so a new language folder appears in the switch without code changes.
+Titles and the author come from ``[tool.keras-course]`` in pyproject.toml (:mod:`course.book.settings`); the root
+page ``artifacts/book/index.html`` is rendered from a template (:mod:`course.book.root_page`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import json
 import shutil
 import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
+from course.book.root_page import door, render
+from course.book.settings import DEFAULT, BookSettings, read_settings
 from course.book.switch import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = {"en": "English", "zh": "简体中文"}
-TITLES = {"en": "Building tf.keras models, one call at a time", "zh": "逐次调用构建 tf.keras 模型"}
 EXERCISES = {"en": "Exercises", "zh": "练习"}
 LESSONS = {"en": "Lessons", "zh": "课程"}
 CODES = {"en": "en", "zh": "zh-CN"}
+CSS = "book.css"  # this package's stylesheet, added to every page after the theme's
 
 
 class BookError(RuntimeError):
@@ -95,17 +100,19 @@ def pages(edition: Edition) -> list[str]:
     return ["index"] + [f"lessons/{p.stem}" for p in edition.lessons] + ["exercises"]
 
 
-def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
-    """The edition's ``conf.py``: MyST-NB on the stored outputs, the book theme, the language switch."""
+def sphinx_config(edition: Edition, all_editions: list[Edition], settings: BookSettings = DEFAULT) -> str:
+    """The edition's ``conf.py``: MyST-NB on the stored outputs, the book theme, the language switch, our CSS."""
     others = [
         {"dir": e.lang, "label": e.label, "code": e.code, "pages": pages(e)}
         for e in all_editions
         if e.lang != edition.lang
     ]
-    title = TITLES.get(edition.lang, TITLES["en"])
+    title = settings.title(edition.lang)
     config = {
         "project": title,
         "html_title": title,
+        "author": settings.author,  # "": the theme's footer has no "By ..." line (Sphinx's default is a placeholder)
+        "html_show_copyright": False,  # no copyright holder is configured: no "© Copyright" line either
         "language": edition.code.replace("-", "_"),
         "extensions": ["myst_nb", "course.book.switch"],
         "exclude_patterns": ["_build", "starters", "**.ipynb_checkpoints"],
@@ -114,10 +121,15 @@ def sphinx_config(edition: Edition, all_editions: list[Edition]) -> str:
         # no live kernel behind a widget: show its stored static copy (text/html: the tuner's table and diagram)
         "nb_mime_priority_overrides": [("html", "application/vnd.jupyter.widget-view+json", None)],
         "templates_path": ["_templates"],
+        "html_static_path": ["_static"],
+        "html_css_files": [CSS],
         "html_theme": "sphinx_book_theme",
         "html_theme_options": {
             "article_header_end": ["language-switch.html", "article-header-buttons.html"],
             "home_page_in_toc": True,
+            # the footer's items, the author's only when one is set (the theme's default list has all four)
+            "footer_content_items": (["author.html"] if settings.author else [])
+            + ["copyright.html", "last-updated.html", "extra-footer.html"],
         },
         "book_switch": others,
     }
@@ -131,9 +143,9 @@ def exercises_page(edition: Edition) -> str:
     return "\n".join(lines) + "\n"
 
 
-def index_page(edition: Edition) -> str:
+def index_page(edition: Edition, settings: BookSettings = DEFAULT) -> str:
     lines = [
-        f"# {TITLES.get(edition.lang, TITLES['en'])}",
+        f"# {settings.title(edition.lang)}",
         "",
         "```{toctree}",
         ":maxdepth: 1",
@@ -145,21 +157,22 @@ def index_page(edition: Edition) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage(edition: Edition, all_editions: list[Edition], source: Path) -> Path:
+def stage(edition: Edition, all_editions: list[Edition], source: Path, settings: BookSettings = DEFAULT) -> Path:
     """Write the edition's Sphinx project under ``source/<lang>/`` (copies: the notebooks are never touched)."""
     folder = source / edition.lang
     shutil.rmtree(folder, ignore_errors=True)
-    for sub in ("lessons", "starters", "_templates"):
+    for sub in ("lessons", "starters", "_templates", "_static"):
         (folder / sub).mkdir(parents=True)
     for path in edition.lessons:
         _check(path)
         shutil.copy2(path, folder / "lessons" / path.name)
     for path in edition.exercises:
         shutil.copy2(path, folder / "starters" / path.name)
-    (folder / "conf.py").write_text(sphinx_config(edition, all_editions), encoding="utf-8")
-    (folder / "index.md").write_text(index_page(edition), encoding="utf-8")
+    (folder / "conf.py").write_text(sphinx_config(edition, all_editions, settings), encoding="utf-8")
+    (folder / "index.md").write_text(index_page(edition, settings), encoding="utf-8")
     (folder / "exercises.md").write_text(exercises_page(edition), encoding="utf-8")
     (folder / "_templates" / "language-switch.html").write_text(TEMPLATE, encoding="utf-8")
+    (folder / "_static" / CSS).write_bytes(resources.files(__package__).joinpath(CSS).read_bytes())
     return folder
 
 
@@ -195,21 +208,23 @@ def _sphinx(folder: Path, label: str) -> tuple[Path, tuple[str, ...]]:
 
 def build(out: Path = ROOT / "artifacts" / "book", root: Path = ROOT) -> list[Built]:
     """Build every edition into ``out/<lang>/`` plus ``out/index.html`` linking each; errors raise BookError."""
+    try:
+        settings = read_settings(root)
+    except ValueError as error:
+        raise BookError(str(error)) from None
     found = editions(root)
     if not found[0].lessons:
         raise BookError(f"no lessons in {root / 'notebooks'}: the book needs notebooks/NN_*.ipynb.")
     source = out.parent / f"{out.name}-src"
     built = []
     for edition in found:
-        made, warnings = _sphinx(stage(edition, found, source), edition.label)
+        made, warnings = _sphinx(stage(edition, found, source, settings), edition.label)
         target = out / edition.lang
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(made, target)
         built.append(Built(edition.lang, target, warnings))
-    links = "".join(f'<li><a href="{e.lang}/index.html" hreflang="{e.code}">{e.label}</a></li>' for e in found)
-    (out / "index.html").write_text(
-        f'<!doctype html><meta charset="utf-8"><title>{TITLES["en"]}</title><ul>{links}</ul>\n', encoding="utf-8"
-    )
+    doors = [door(e.lang, e.code, e.label, settings.title(e.lang)) for e in found]
+    (out / "index.html").write_text(render(doors, settings.title("en"), found[0].code), encoding="utf-8")
     return built
 
 
