@@ -77,7 +77,9 @@ TRAIN = """### BEGIN SOLUTION compile and train cnn
 cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 cnn.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
 ### END SOLUTION"""
-Q4 = 'checks.check_accuracy(cnn, x_test, y_test, at_least=0.85, hint="train for the 3 epochs")'
+# the reference reaches about 0.85 on held-out digits, and runs differ by a point or two (thread scheduling): the
+# threshold sits 10 points below it, far above an untrained model (about 0.05)
+Q4 = 'checks.check_accuracy(cnn, x_test, y_test, at_least=0.75, hint="train for the 3 epochs")'
 
 
 def _cell(source: str, cell_id: str, **course: Any) -> Any:
